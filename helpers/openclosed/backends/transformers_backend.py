@@ -1,0 +1,214 @@
+"""Open models in this kernel with transformers: sequence classifiers and
+zero-shot LLMs for sentiment, streaming chat generation for text."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ..errors import DeadlineError
+from ..labels import LABELS, label_map, map_label, zero_shot_messages
+from ..loading import Loaded, load_model
+from ..pricing import local_cost
+from .base import Item, RunContext, emit_batch, error_info, new_result, peak_rss
+
+BATCH_TOKENS = 4096  # padded tokens per forward pass: short texts go in big batches, long ones in small
+MAX_BATCH = 64
+LLM_TEXT_TOKENS = 512  # zero-shot: longer texts are cut to this many tokens before prompting
+
+
+def run(spec, items: list[Item], ctx: RunContext) -> None:
+    loaded = load_model(spec)
+    if ctx.task == "sentiment":
+        (_classify if spec.arch == "classifier" else _zero_shot)(loaded, items, ctx)
+    else:
+        for item in items:
+            _generate(loaded, item, ctx)
+
+
+def _max_len(loaded: Loaded) -> int:
+    cfg = loaded.model.config
+    limits = [loaded.tokenizer.model_max_length, getattr(cfg, "max_position_embeddings", 512), 512]
+    return int(min(x for x in limits if x))
+
+
+def _batches(lengths: list[int]) -> list[list[int]]:
+    """Indices sorted by length, cut into batches of at most BATCH_TOKENS padded tokens."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < MAX_BATCH and (len(out[-1]) + 1) * lengths[i] <= BATCH_TOKENS:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
+    import torch
+
+    tok, model = loaded.tokenizer, loaded.model
+    limit = _max_len(loaded)
+    texts = [t for _, t in items]
+    ids = tok(texts, truncation=False, add_special_tokens=True)["input_ids"]
+    lengths = [min(len(x), limit) for x in ids]
+    mapping = label_map(model.config.id2label)
+    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = mapping
+    probs: list = [None] * len(texts)
+    with peak_rss() as mem:
+        started = time.time()
+        with torch.inference_mode():
+            for batch in _batches(lengths):
+                enc = tok([texts[i] for i in batch], padding=True, truncation=True, max_length=limit,
+                          return_tensors="pt").to(loaded.device)
+                p = model(**enc).logits.float().softmax(-1).cpu()
+                for row, i in enumerate(batch):
+                    probs[i] = p[row].tolist()
+        ended = time.time()
+    labels = [mapping[model.config.id2label[j]] for j in range(len(mapping))]
+    outs = []
+    for i, p in enumerate(probs):
+        scores = {lab: 0.0 for lab in labels}
+        for lab, v in zip(labels, p, strict=True):
+            scores[lab] += round(v, 4)
+        best = max(scores, key=scores.get)
+        out = {"output": best, "confidence": scores[best], "scores": scores, "input_tokens": lengths[i]}
+        if len(ids[i]) > limit:
+            out["notes"] = [f"truncated from {len(ids[i])} to {limit} tokens"]
+        outs.append(out)
+    emit_batch(loaded.spec, ctx, items, outs, started, ended, mem["mb"],
+               note="labels: " + ", ".join(f"{k}->{v}" for k, v in mapping.items()))
+
+
+def _label_token_ids(tok) -> dict[str, list[int]]:
+    """First token ids of each label's spellings ('negative', 'Negative', ' negative')."""
+    out = {}
+    for lab in LABELS:
+        ids = {tok.encode(v, add_special_tokens=False)[0] for v in (lab, lab.capitalize(), " " + lab)}
+        out[lab] = sorted(ids)
+    firsts = [i for v in out.values() for i in v]
+    if len(firsts) != len(set(firsts)):
+        raise ValueError("the labels share a first token in this tokenizer; zero-shot scoring is ambiguous")
+    return out
+
+
+def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
+    """Label by comparing the next-token logits of the label words: no free
+    text to parse, and a probability for each label."""
+    import torch
+
+    tok, model = loaded.tokenizer, loaded.model
+    label_ids = _label_token_ids(tok)
+    prompts, notes = [], []
+    for _, text in items:
+        ids = tok.encode(text, add_special_tokens=False)
+        note = []
+        if len(ids) > LLM_TEXT_TOKENS:
+            text = tok.decode(ids[:LLM_TEXT_TOKENS])
+            note.append(f"text cut from {len(ids)} to {LLM_TEXT_TOKENS} tokens before prompting")
+        prompts.append(tok.apply_chat_template(zero_shot_messages(text), add_generation_prompt=True, tokenize=False))
+        notes.append(note)
+    enc_all = tok(prompts, add_special_tokens=False)["input_ids"]
+    lengths = [len(x) for x in enc_all]
+    tok.padding_side = "left"
+    results: list = [None] * len(items)
+    with peak_rss() as mem:
+        started = time.time()
+        with torch.inference_mode():
+            for batch in _batches(lengths):
+                enc = tok([prompts[i] for i in batch], padding=True, add_special_tokens=False,
+                          return_tensors="pt").to(loaded.device)
+                pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+                logits = model(**enc, position_ids=pos).logits[:, -1, :].float()
+                for row, i in enumerate(batch):
+                    per_label = torch.stack([logits[row, ids].logsumexp(-1) for ids in label_ids.values()])
+                    results[i] = per_label.softmax(-1).tolist()
+        ended = time.time()
+    outs = []
+    for i, p in enumerate(results):
+        scores = {lab: round(v, 4) for lab, v in zip(LABELS, p, strict=True)}
+        best = max(scores, key=scores.get)
+        outs.append({"output": best, "confidence": scores[best], "scores": scores, "input_tokens": lengths[i],
+                     "notes": notes[i]})
+    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = {lab: lab for lab in LABELS}
+    emit_batch(loaded.spec, ctx, items, outs, started, ended, mem["mb"],
+               note="zero-shot: next-token probabilities of the three label words")
+
+
+def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
+    """Stream one chat answer; measure time to first token and tokens/s."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    spec, tok, model = loaded.spec, loaded.tokenizer, loaded.model
+    p = ctx.params
+    r = new_result(spec, ctx.task, *item)
+    messages = ([{"role": "system", "content": p["system"]}] if p.get("system") else []) + [
+        {"role": "user", "content": item[1]}]
+    enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True,
+                                  return_tensors="pt").to(loaded.device)
+    r.input_tokens = int(enc["input_ids"].shape[-1])
+    stop = threading.Event()
+
+    class Deadline(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):  # noqa: ARG002
+            return stop.is_set()
+
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=ctx.settings.deadline_s)
+    temperature = float(p.get("temperature") or 0.0)
+    gen = dict(**enc, max_new_tokens=int(p.get("max_tokens", 128)), streamer=streamer,
+               do_sample=temperature > 0, pad_token_id=tok.pad_token_id,
+               stopping_criteria=StoppingCriteriaList([Deadline()]))
+    if temperature > 0:
+        gen.update(temperature=temperature, top_p=float(p.get("top_p", 1.0)))
+    box: dict = {}
+    lock = loaded.extra.setdefault("lock", threading.Lock())
+
+    def work() -> None:
+        try:
+            with torch.inference_mode():
+                box["out"] = model.generate(**gen)
+        except Exception as exc:  # reported below, never lost
+            box["exc"] = exc
+            streamer.on_finalized_text("", stream_end=True)
+
+    text, first = "", None
+    with lock, peak_rss() as mem:
+        torch.manual_seed(int(p.get("seed") or 0))
+        r.started_at = time.time()
+        t0 = time.perf_counter()
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        try:
+            for piece in streamer:
+                if piece and first is None:
+                    first = time.perf_counter()
+                text += piece
+                ctx.partial(spec.name, item[0], text)
+                if time.perf_counter() - t0 > ctx.settings.deadline_s:
+                    stop.set()
+        except Exception as exc:  # the streamer's own timeout
+            box.setdefault("exc", exc)
+            stop.set()
+        worker.join()
+        end = time.perf_counter()
+    r.ended_at = time.time()
+    r.output, r.latency_s, r.peak_memory_mb = text, end - t0, mem["mb"]
+    r.ttft_s = (first - t0) if first else None
+    if "out" in box:
+        r.output_tokens = int(box["out"].shape[-1] - r.input_tokens)
+        r.finish_reason = "length" if r.output_tokens >= gen["max_new_tokens"] else "stop"
+        if r.output_tokens > 1 and first and end > first:
+            r.tokens_per_s = (r.output_tokens - 1) / (end - first)
+    r.cost_usd, r.cost_basis = local_cost(r.latency_s)
+    if stop.is_set():
+        r.finish_reason = "deadline"
+        r.error = error_info(DeadlineError(
+            f"generation passed the {ctx.settings.deadline_s:g} s deadline; the partial text is kept",
+            "lower max_tokens, or raise oc.setup(deadline_s=...)"))
+    elif "exc" in box:
+        r.error = error_info(box["exc"])
+    ctx.emit(r)
+
+
+__all__ = ["run", "map_label"]

@@ -1,0 +1,24 @@
+"""VADER, a rule-based lexicon: no training, no weights, microseconds a text."""
+
+from __future__ import annotations
+
+import time
+
+from ..loading import load_model
+from .base import Item, RunContext, emit_batch
+
+THRESHOLD = 0.05  # the thresholds recommended by VADER's authors
+
+
+def run(spec, items: list[Item], ctx: RunContext) -> None:
+    analyzer = load_model(spec).model
+    started = time.time()
+    outs = []
+    for _, text in items:
+        s = analyzer.polarity_scores(text)
+        c = s["compound"]
+        label = "positive" if c >= THRESHOLD else "negative" if c <= -THRESHOLD else "neutral"
+        outs.append({"output": label, "confidence": round(abs(c) if label != "neutral" else 1 - abs(c), 4),
+                     "scores": {"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]}})
+    emit_batch(spec, ctx, items, outs, started, time.time(), None,
+               note=f"compound >= {THRESHOLD} positive, <= -{THRESHOLD} negative")
