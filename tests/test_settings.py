@@ -1,0 +1,71 @@
+import json
+import logging
+
+import pytest
+
+import openclosed as oc
+from openclosed.errors import OpenClosedError
+from openclosed.settings import Secret, cpu_quota, mask, redact
+
+FAKE = "sk-proj-TESTKEY0123456789abcdefWXYZ"
+
+
+def test_mask_shows_only_the_tail():
+    assert mask(FAKE) == "sk-…WXYZ"
+    s = Secret(FAKE, "test")
+    assert FAKE not in repr(s) and FAKE not in str(s) and FAKE not in f"{s}"
+    assert s.reveal() == FAKE
+
+
+def test_key_from_env_file_is_found_and_masked(tmp_path, capsys):
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={FAKE}\n")
+    s = oc.setup("offline", cache_dir=tmp_path / "c", env_file=tmp_path / ".env")
+    out = capsys.readouterr().out
+    assert "sk-…WXYZ" in out and FAKE not in out
+    assert FAKE not in repr(s) and FAKE not in json.dumps(s.as_dict())
+
+
+def test_key_never_in_exceptions_or_logs(caplog):
+    Secret(FAKE, "test")  # registers the value for redaction
+    err = OpenClosedError(f"server said: invalid key {FAKE}", f"check {FAKE}")
+    assert FAKE not in str(err) and "sk-…WXYZ" in str(err)
+    logging.getLogger("openclosed").warning(redact(f"calling with {FAKE}"))
+    assert FAKE not in caplog.text
+    # anything shaped like an OpenAI key is masked even if never registered
+    assert "sk-live-unknown123456" not in redact("key sk-live-unknown123456 leaked")
+
+
+def test_secret_refuses_to_be_pickled():
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret(FAKE))
+
+
+def test_setup_rejects_unknown_options_and_float16_on_cpu(tmp_path):
+    with pytest.raises(OpenClosedError, match="unknown setting 'colour'"):
+        oc.setup("offline", cache_dir=tmp_path, colour="red", verbose=False)
+    with pytest.raises(OpenClosedError, match="float16 on CPU"):
+        oc.setup("offline", cache_dir=tmp_path, device="cpu", dtype="float16", verbose=False)
+    with pytest.raises(OpenClosedError, match="unknown profile"):
+        oc.setup("huge", verbose=False)
+
+
+def test_workshop_falls_back_to_offline_when_hub_unreachable(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # nothing cached there
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    s = oc.setup("workshop", cache_dir=tmp_path)
+    assert s.profile == "offline"
+    assert "cannot be reached" in s.profile_reason and "distilbert-sst2" in s.profile_reason
+    assert "offline" in capsys.readouterr().out
+
+
+def test_threads_follow_the_cpu_quota(tmp_path):
+    s = oc.setup("offline", cache_dir=tmp_path, verbose=False)
+    import torch
+
+    assert s.threads == cpu_quota() == torch.get_num_threads()
+    s = oc.setup("offline", cache_dir=tmp_path, threads=1, verbose=False)
+    assert torch.get_num_threads() == 1
