@@ -326,6 +326,7 @@ def _build(**overrides: Any) -> Settings:
         max_spend_usd=_env_float("OPENCLOSED_MAX_SPEND_USD", None),
         local_usd_per_hour=_env_float("OPENCLOSED_LOCAL_USD_PER_HOUR", 0.10),
         model_budget_gb=_env_float("OPENCLOSED_MODEL_BUDGET_GB", 1.5),
+        responses_path=Path(os.environ["OPENCLOSED_RESPONSES_DIR"]) if os.environ.get("OPENCLOSED_RESPONSES_DIR") else None,
         keys=_find_keys(Path(env_file) if env_file else None),
     )
     for name, value in overrides.items():

@@ -1,0 +1,64 @@
+"""Every notebook runs top to bottom in the offline profile with no API key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def execute(path: Path, tmp_path: Path, env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    saved = dict(os.environ)
+    os.environ.update({"OPENCLOSED_RESPONSES_DIR": str(tmp_path / "responses"), **(env or {})})
+    try:  # the kernel inherits this environment: offline, no key, a fresh response cache
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return nb
+
+
+def outputs_text(nb: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            data = out.get("data", {})
+            parts.append(data.get("text/html", "") + data.get("text/plain", ""))
+    return "\n".join(parts)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom_offline_without_key(path, tmp_path):
+    nb = execute(path, tmp_path)
+    text = outputs_text(nb)
+    assert "Traceback" not in text
+    assert "sk-" not in text.replace("sk-…", "")  # no key text, masked or not, beyond the masked form
+
+
+@pytest.mark.notebook
+def test_start_here_shows_three_models_and_a_clear_no_key_note(tmp_path):
+    nb = execute(ROOT / "notebooks" / "00_start_here.ipynb", tmp_path)
+    text = outputs_text(nb)
+    assert "profile   : offline" in text
+    for name in ("vader", "minilm-lr", "gpt-4o-mini"):
+        assert name in text
+    assert "MissingKeyError" in text and "oc.ask_for_key()" in text  # the closed column explains itself
+    assert "positive" in text and "negative" in text  # the open models answered
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.get("outputs") and cell.get("execution_count") is None, f"strip {path.name}"
