@@ -154,7 +154,17 @@ def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
         def __call__(self, input_ids, scores, **kwargs):  # noqa: ARG002
             return stop.is_set()
 
-    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=ctx.settings.deadline_s)
+    class TimedStreamer(TextIteratorStreamer):
+        """Notes when the first generated token arrives (even one that decodes to no text)."""
+
+        first_token_at: float | None = None
+
+        def put(self, value):
+            if self.first_token_at is None and not self.next_tokens_are_prompt:
+                self.first_token_at = time.perf_counter()
+            super().put(value)
+
+    streamer = TimedStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=ctx.settings.deadline_s)
     temperature = float(p.get("temperature") or 0.0)
     gen = dict(**enc, max_new_tokens=int(p.get("max_tokens", 128)), streamer=streamer,
                do_sample=temperature > 0, pad_token_id=tok.pad_token_id,
@@ -172,7 +182,7 @@ def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
             box["exc"] = exc
             streamer.on_finalized_text("", stream_end=True)
 
-    text, first = "", None
+    text = ""
     with lock, peak_rss() as mem:
         torch.manual_seed(int(p.get("seed") or 0))
         r.started_at = time.time()
@@ -181,8 +191,6 @@ def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
         worker.start()
         try:
             for piece in streamer:
-                if piece and first is None:
-                    first = time.perf_counter()
                 text += piece
                 ctx.partial(spec.name, item[0], text)
                 if time.perf_counter() - t0 > ctx.settings.deadline_s:
@@ -192,6 +200,7 @@ def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
             stop.set()
         worker.join()
         end = time.perf_counter()
+        first = streamer.first_token_at
     r.ended_at = time.time()
     r.output, r.latency_s, r.peak_memory_mb = text, end - t0, mem["mb"]
     r.ttft_s = (first - t0) if first else None
