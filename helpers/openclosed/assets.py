@@ -125,6 +125,15 @@ def _is_ready(folder: Path) -> bool:
     return folder.is_dir() and (folder / ASSET_FILE).is_file()
 
 
+def _make_readable(root: Path) -> None:
+    """chmod ``root`` and everything under it to the usual 0o755 / 0o644 (minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [root, *root.rglob("*")]:
+        mode = 0o777 if path.is_dir() else 0o666
+        path.chmod((mode & ~umask) | (0o700 if path.is_dir() else 0o600))
+
+
 def _build_atomically(folder: Path, build: Callable[[Path], None]) -> bool:
     """Build ``folder`` with ``build(tmp)`` in a temporary sibling, then rename it into place.
 
@@ -147,6 +156,7 @@ def _build_atomically(folder: Path, build: Callable[[Path], None]) -> bool:
             stale = Path(tempfile.mkdtemp(prefix=f".{folder.name}.stale-", dir=folder.parent))
             os.replace(folder, stale / folder.name)
             shutil.rmtree(stale, ignore_errors=True)
+        _make_readable(tmp)  # mkdtemp makes 0700 folders; caches may be shared
         try:
             os.replace(tmp, folder)  # atomic on one filesystem
         except OSError:
@@ -222,6 +232,7 @@ def _convert_smollm2(gguf: Path, out: Path) -> None:
     gen.pad_token_id = tokenizer.convert_tokens_to_ids(tokenizer.pad_token or tokenizer.eos_token)
     gen.bos_token_id = config.bos_token_id
 
+    tokenizer.model_max_length = config.max_position_embeddings  # GGUF leaves it "infinite"
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
 
@@ -248,11 +259,7 @@ def smollm2_folder(cache_dir: Path) -> Path:
     gguf = smollm2_gguf_path()
 
     def build(tmp: Path) -> None:
-        print(
-            f"Converting SmolLM2 GGUF once (~{_SMOLLM2_CONVERT_SECONDS} s) into {folder} ...",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"Converting SmolLM2 GGUF once (~{_SMOLLM2_CONVERT_SECONDS} s) into {folder} ...", flush=True)
         t0 = time.perf_counter()
         _convert_smollm2(gguf, tmp)
         try:
@@ -367,13 +374,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
 
-    steps: list[tuple[str, Callable[[], Path]]] = [
-        ("smollm2", lambda: smollm2_folder(cache_dir)),
-        ("minilm", minilm_folder),
-        ("tiny-sd", lambda: tiny_sd_folder(cache_dir)),
+    models = cache_dir / "models"
+    # (name, builder, folder it builds or None when nothing is built)
+    steps: list[tuple[str, Callable[[], Path], Path | None]] = [
+        ("smollm2", lambda: smollm2_folder(cache_dir), models / "smollm2-135m-instruct"),
+        ("minilm", minilm_folder, None),
+        ("tiny-sd", lambda: tiny_sd_folder(cache_dir), models / "tiny-sd-random"),
     ]
     failed = 0
-    for name, step in steps:
+    for name, step, target in steps:
+        was_ready = target is None or _is_ready(target)
         t0 = time.perf_counter()
         try:
             folder = step()
@@ -381,9 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"{name:<8} MISSING  {exc}", flush=True)
             continue
-        dt = time.perf_counter() - t0
-        state = "ready" if dt < 1.0 else f"built in {dt:.0f} s"
-        print(f"{name:<8} {str(folder):<70} {folder_size_mb(folder):8.1f} MB  {state}", flush=True)
+        state = "ready" if was_ready else f"built in {time.perf_counter() - t0:.0f} s"
+        print(f"{name:<8} {folder}  {folder_size_mb(folder):.1f} MB  {state}", flush=True)
     return 1 if failed else 0
 
 

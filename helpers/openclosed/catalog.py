@@ -63,7 +63,7 @@ class ModelSpec:
 
     def record(self) -> dict[str, Any]:
         """JSON-safe description for manifests (no clients, no keys)."""
-        d = asdict(self)
+        d = asdict(replace(self, extra={}))  # extra may hold an http client: never deep-copied
         d.pop("extra")
         d["tasks"] = list(self.tasks)
         d["profiles"] = list(self.profiles)

@@ -73,11 +73,13 @@ class ModelCache:
         print(msg)
 
     def _evict_until(self, needed: int, reason: str) -> None:
+        evicted = False
         while self._items and self.used + needed > self.budget:
             key, entry = self._items.popitem(last=False)
+            evicted = True
             self._say(f"[model cache] unloaded {entry.label} ({entry.nbytes / 2**20:.0f} MB) to make room: {reason} "
                       f"(budget {self.budget / GB:.2g} GB; change with oc.setup(model_budget_gb=...))")
-        if self._items or needed:
+        if evicted:  # give the memory back now, not at some later collection
             import gc
 
             gc.collect()

@@ -237,6 +237,10 @@ def build_tiny_causal_lm(folder: Path) -> Path:
         eos_token_id=[ids["<|end|>"], ids["<|endoftext|>"]],
         pad_token_id=ids["<|pad|>"],
         do_sample=False,
+        # Random weights would happily emit role markers (which decode to "") and
+        # lone non-ASCII bytes (invalid UTF-8: "\ufffd" when decoded, nothing at
+        # all when streamed). Keep both out so answers are visible ASCII gibberish.
+        suppress_tokens=[vocab[t] for t in _CHAT_SPECIALS if t != "<|end|>"] + _non_ascii_byte_ids(vocab),
     )
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
@@ -343,6 +347,15 @@ def _bytes_to_unicode() -> dict[int, str]:
             cs.append(256 + n)
             n += 1
     return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def _non_ascii_byte_ids(vocab: dict[str, int]) -> list[int]:
+    """Ids of byte-level tokens holding a byte that is not printable ASCII (or newline)."""
+    byte_of = {c: b for b, c in _bytes_to_unicode().items()}
+    ok = set(range(0x20, 0x7F)) | {0x0A}
+    return sorted(
+        i for t, i in vocab.items() if all(c in byte_of for c in t) and any(byte_of[c] not in ok for c in t)
+    )
 
 
 def _tiny_clip_tokenizer(max_merges: int = 400) -> Any:
