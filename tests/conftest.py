@@ -31,6 +31,19 @@ def oc_settings(tmp_path, monkeypatch):
     yield s
 
 
+@pytest.fixture(autouse=True)
+def restore_catalog():
+    """Undo every oc.register() a test made: registered fakes and broken
+    models must not leak into other tests' catalogs."""
+    from openclosed import catalog
+
+    before = dict(catalog._ensure_loaded())
+    yield
+    reg = catalog._ensure_loaded()
+    reg.clear()
+    reg.update(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory) -> Path:
     """A 2-layer random-weight causal LM with a chat template (a few MB)."""

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx2
+import pytest
 
 FAKE_KEY = "sk-test-0123456789abcdef"  # recognisable: must never appear in any output
 SERVED_MODEL = "gpt-4o-mini-2024-07-18"
@@ -232,3 +233,5 @@ def use_key(monkeypatch, key: str = FAKE_KEY, **setup: Any):
     opts = dict(profile="offline", cache_dir=s.cache_dir, responses_path=s.responses_dir, verbose=False)
     opts.update(setup)
     return oc.setup(**opts)
+
+

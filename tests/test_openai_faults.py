@@ -69,7 +69,9 @@ def test_sentiment_structured_output_request_and_result(key):
     schema = body["response_format"]["json_schema"]
     assert schema["strict"] is True and schema["schema"]["properties"]["label"]["enum"] == [
         "negative", "neutral", "positive"]
-    assert body["messages"] == zero_shot_messages(TEXTS[0])  # the same question the open LLMs get
+    # the same question the open LLMs get (requests run concurrently: any order)
+    assert sorted(json.dumps(b["messages"]) for b in fake.bodies()) == sorted(
+        json.dumps(zero_shot_messages(t)) for t in TEXTS)
     r = run.result("fake-closed", 0)
     assert r.ok and r.output == "positive" and r.confidence == pytest.approx(0.9)
     assert r.answered_by == "gpt-4o-mini-2024-07-18" and r.family == "closed"
@@ -430,3 +432,24 @@ def test_key_never_appears_in_results_manifest_saved_files_or_exceptions(key, tm
     leaked = [t[:200] for t in texts if FAKE_KEY in t]
     assert not leaked
     assert any("sk-…cdef" in t for t in texts)  # the masked form is what shows
+
+
+def test_served_model_keys(monkeypatch):
+    use_key(monkeypatch)
+    seen = []
+    inner = smart()
+
+    def handler(request):
+        seen.append(request.headers["authorization"])
+        return inner(request)
+
+    fake = FakeAPI(handler)
+    register_fake("served-open", fake, task="sentiment", family="served", model="m")
+    register_fake("served-keyed", fake, task="sentiment", family="served", model="m",
+                  base_url="http://127.0.0.1:9/v2", api_key_env="MY_SERVER_TOKEN")
+    monkeypatch.setenv("MY_SERVER_TOKEN", "tok-0123456789")
+    run = oc.compare("sentiment", ["served-open", "served-keyed"], ["fine"], progress=False, cache="off")
+    assert all(r.ok for r in run.results)
+    # no key needed: a placeholder, never the user's OpenAI key; a server token comes from its own variable
+    assert sorted(seen) == ["Bearer not-needed", "Bearer tok-0123456789"]
+    assert "tok-0123456789" not in run.table.to_csv()

@@ -116,4 +116,17 @@ def load_model(name: str | ModelSpec, *, dtype: str | None = None, device: str |
     key = f"{spec.backend}|{spec.ref}|{spec.revision}|{spec.arch}|{dtype}|{device}"
     bytes_per = {"float32": 4, "bfloat16": 2, "float16": 2}[dtype]
     estimate = int((spec.params_m or 0) * 1e6 * bytes_per)
-    return model_cache().get_or_load(key, lambda: _load(spec, dtype, device), label=spec.label, estimate_bytes=estimate)
+    def load() -> Loaded:
+        try:
+            return _load(spec, dtype, device)
+        except OpenClosedError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            where = spec.ref if spec.source in ("hub", "folder") else spec.name
+            raise OpenClosedError(
+                f"could not load {spec.name!r} from {where}: {type(exc).__name__}: {exc}",
+                "check that the folder holds a complete save_pretrained() output (config, weights, tokenizer), "
+                "or for a hub model that the id and revision exist and the Hub is reachable (or the model is cached)",
+            ) from exc
+
+    return model_cache().get_or_load(key, load, label=spec.label, estimate_bytes=estimate)

@@ -12,6 +12,7 @@ is shown, logged or saved. (Introduced in ``notebooks/00_start_here.ipynb``.)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import getpass
 import math
 import os
@@ -239,6 +240,11 @@ class Settings:
 
 def package_versions() -> dict[str, str]:
     """Versions of the libraries that shape results (recorded in manifests)."""
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}

@@ -27,6 +27,7 @@ appear in a result, a message or a manifest.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -88,9 +89,10 @@ def _endpoint_semaphore(endpoint: str, limit: int) -> threading.BoundedSemaphore
         return sem
 
 
-def _api_key(spec, ctx: RunContext) -> Secret | None:
+def _api_key(spec, ctx: RunContext) -> Secret | str | None:
     """The key for ``spec``: a closed model's from the settings (or the
-    environment); a served model's from ``api_key_env`` if given, else a placeholder."""
+    environment); a served model's from ``api_key_env`` if given, else a
+    placeholder string (not a Secret: it must not be redacted out of texts)."""
     name = spec.api_key_env or ("OPENAI_API_KEY" if spec.family == "closed" else None)
     if name:
         secret = ctx.settings.key(name)
@@ -100,24 +102,25 @@ def _api_key(spec, ctx: RunContext) -> Secret | None:
             return secret
     if spec.family == "closed":
         return None
-    return Secret(SERVED_PLACEHOLDER_KEY, "placeholder")
+    return SERVED_PLACEHOLDER_KEY
 
 
-def _client(spec, secret: Secret, ctx: RunContext):
+def _client(spec, secret: Secret | str, ctx: RunContext):
     """One ``openai.OpenAI`` per (endpoint, key, http client, retry/timeout settings)."""
     import httpx2
     import openai
 
     http_client = spec.extra.get("http_client")
     deadline = float(ctx.settings.deadline_s)
-    fingerprint = hashlib.sha256(secret.reveal().encode()).hexdigest()[:16]
-    ident = (spec.base_url, fingerprint, id(http_client) if http_client is not None else None,
+    key = secret.reveal() if isinstance(secret, Secret) else secret  # revealed only to build the client
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
+    ident = (endpoint_of(spec), fingerprint, id(http_client) if http_client is not None else None,
              int(ctx.settings.max_retries), deadline)
     with _lock:
         client = _clients.get(ident)
         if client is None:
             client = openai.OpenAI(
-                api_key=secret.reveal(), base_url=spec.base_url, max_retries=int(ctx.settings.max_retries),
+                api_key=key, base_url=spec.base_url, max_retries=int(ctx.settings.max_retries),
                 # per read: never longer than the whole call may take
                 timeout=httpx2.Timeout(min(deadline, 600.0), connect=min(10.0, deadline)),
                 http_client=http_client,
@@ -165,7 +168,7 @@ def run(spec, items: list[Item], ctx: RunContext) -> None:
             f"add {name}=sk-... to a .env file next to the notebooks (then oc.setup()), call oc.ask_for_key(), "
             "or replay an instructor's recorded answers with oc.import_cache(path)"))
         for item in items:
-            ctx.emit(_failed(spec, ctx, item, err))
+            ctx.emit(_failed(spec, ctx, item, dataclasses.replace(err)))
         return
     client = _client(spec, secret, ctx)
     endpoint = endpoint_of(spec)
@@ -277,7 +280,7 @@ def _sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
         r.error = error_info(DeadlineError(f"no answer within the {deadline:g} s deadline",
                                            "raise oc.setup(deadline_s=...), or check that the server is not overloaded"))
         r.error.retryable = True
-        _settle(spec, reserved, 0.0)
+        _settle(spec, reserved, None)  # the request may still be billed: keep the estimate
         return r
     except Exception as exc:
         _done(r, t0)
@@ -581,6 +584,9 @@ def _map_error(exc: BaseException, spec, client=None) -> ErrorInfo:
     where = f"the server at {spec.base_url}" if spec.base_url else "the OpenAI API"
     if isinstance(exc, OpenClosedError):
         return error_info(exc)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ErrorInfo("MalformedResponse", f"{where} answered with data that does not fit the API's schema",
+                         _malformed_hint(spec))
     if isinstance(exc, json.JSONDecodeError):
         return ErrorInfo("MalformedResponse", f"{where} answered 200 but the body is not JSON ({exc.msg})",
                          _malformed_hint(spec))

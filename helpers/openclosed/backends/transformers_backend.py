@@ -3,6 +3,7 @@ zero-shot LLMs for sentiment, streaming chat generation for text."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -15,10 +16,11 @@ from .base import Item, RunContext, emit_batch, error_info, new_result, peak_rss
 BATCH_TOKENS = 4096  # padded tokens per forward pass: short texts go in big batches, long ones in small
 MAX_BATCH = 64
 LLM_TEXT_TOKENS = 512  # zero-shot: longer texts are cut to this many tokens before prompting
+MIN_SHARED_PREFIX = 8  # zero-shot: a prompt prefix shared by every input is run once when at least this long
 
 
 def run(spec, items: list[Item], ctx: RunContext) -> None:
-    loaded = load_model(spec)
+    loaded = dataclasses.replace(load_model(spec), spec=spec)  # cached per folder: answer under *this* name
     if ctx.task == "sentiment":
         (_classify if spec.arch == "classifier" else _zero_shot)(loaded, items, ctx)
     else:
@@ -32,12 +34,17 @@ def _max_len(loaded: Loaded) -> int:
     return int(min(x for x in limits if x))
 
 
-def _batches(lengths: list[int]) -> list[list[int]]:
-    """Indices sorted by length, cut into batches of at most BATCH_TOKENS padded tokens."""
+def _batches(lengths: list[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH) -> list[list[int]]:
+    """Indices sorted by length (ties keep input order), cut into batches of
+    at most ``budget`` padded tokens and ``max_batch`` rows.
+
+    Sorting means each batch holds texts of similar length, so almost no
+    compute goes to padding; results are put back in input order by the caller.
+    """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     out: list[list[int]] = []
     for i in order:
-        if out and len(out[-1]) < MAX_BATCH and (len(out[-1]) + 1) * lengths[i] <= BATCH_TOKENS:
+        if out and len(out[-1]) < max_batch and (len(out[-1]) + 1) * max(1, lengths[i]) <= budget:
             out[-1].append(i)
         else:
             out.append([i])
@@ -45,36 +52,47 @@ def _batches(lengths: list[int]) -> list[list[int]]:
 
 
 def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
+    """A sequence classifier on the whole list at once: tokenized once, sorted
+    by length into batches, run under ``torch.inference_mode``, results in
+    input order."""
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
     limit = _max_len(loaded)
     texts = [t for _, t in items]
-    ids = tok(texts, truncation=False, add_special_tokens=True)["input_ids"]
-    lengths = [min(len(x), limit) for x in ids]
-    mapping = label_map(model.config.id2label)
-    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = mapping
+    enc = dict(tok(texts, truncation=False, verbose=False))  # one pass; verbose=False: no over-length warning
+    full_lengths = [len(x) for x in enc["input_ids"]]
+    long_rows = [i for i, n in enumerate(full_lengths) if n > limit]
+    if long_rows:  # re-encode only the over-long texts, truncated the tokenizer's way (special tokens kept)
+        cut = tok([texts[i] for i in long_rows], truncation=True, max_length=limit)
+        for key in enc:
+            for j, i in enumerate(long_rows):
+                enc[key][i] = cut[key][j]
+    lengths = [len(x) for x in enc["input_ids"]]
+    id2label = model.config.id2label
+    mapping = loaded.spec.extra.get("label_map") or label_map(id2label)
+    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = dict(mapping)
+    columns = [mapping[id2label[j]] for j in range(len(id2label))]
     probs: list = [None] * len(texts)
     with peak_rss() as mem:
         started = time.time()
         with torch.inference_mode():
             for batch in _batches(lengths):
-                enc = tok([texts[i] for i in batch], padding=True, truncation=True, max_length=limit,
-                          return_tensors="pt").to(loaded.device)
-                p = model(**enc).logits.float().softmax(-1).cpu()
+                padded = tok.pad({k: [v[i] for i in batch] for k, v in enc.items()}, return_tensors="pt")
+                p = model(**padded.to(loaded.device)).logits.float().softmax(-1).cpu().tolist()
                 for row, i in enumerate(batch):
-                    probs[i] = p[row].tolist()
+                    probs[i] = p[row]
         ended = time.time()
-    labels = [mapping[model.config.id2label[j]] for j in range(len(mapping))]
     outs = []
     for i, p in enumerate(probs):
-        scores = {lab: 0.0 for lab in labels}
-        for lab, v in zip(labels, p, strict=True):
-            scores[lab] += round(v, 4)
+        scores: dict[str, float] = {}
+        for lab, v in zip(columns, p, strict=True):  # two model labels may map onto one of ours: add them
+            scores[lab] = scores.get(lab, 0.0) + v
+        scores = {lab: round(v, 4) for lab, v in scores.items()}
         best = max(scores, key=scores.get)
         out = {"output": best, "confidence": scores[best], "scores": scores, "input_tokens": lengths[i]}
-        if len(ids[i]) > limit:
-            out["notes"] = [f"truncated from {len(ids[i])} to {limit} tokens"]
+        if full_lengths[i] > limit:
+            out["notes"] = [f"truncated from {full_lengths[i]} to the first {limit} tokens (the model's limit)"]
         outs.append(out)
     emit_batch(loaded.spec, ctx, items, outs, started, ended, mem["mb"],
                note="labels: " + ", ".join(f"{k}->{v}" for k, v in mapping.items()))
@@ -92,9 +110,29 @@ def _label_token_ids(tok) -> dict[str, list[int]]:
     return out
 
 
+def _shared_prefix(rows: list[list[int]]) -> int:
+    """Length of the token prefix every row shares, leaving each row at least one token."""
+    n = min(len(r) for r in rows) - 1
+    first = rows[0]
+    for r in rows[1:]:
+        k = 0
+        while k < n and r[k] == first[k]:
+            k += 1
+        n = k
+    return max(0, n)
+
+
 def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     """Label by comparing the next-token logits of the label words: no free
-    text to parse, and a probability for each label."""
+    text to parse, and a probability for each label.
+
+    Speed: the prompt's shared beginning (system message and instruction) is
+    run once and its key/value cache reused for every batch; the rest is
+    sorted by length and left-padded into batches; only the last position's
+    logits are computed. The scores equal those of one prompt at a time.
+    """
+    import copy
+
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
@@ -105,34 +143,58 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         note = []
         if len(ids) > LLM_TEXT_TOKENS:
             text = tok.decode(ids[:LLM_TEXT_TOKENS])
-            note.append(f"text cut from {len(ids)} to {LLM_TEXT_TOKENS} tokens before prompting")
+            note.append(f"text cut from {len(ids)} to the first {LLM_TEXT_TOKENS} tokens before prompting")
         prompts.append(tok.apply_chat_template(zero_shot_messages(text), add_generation_prompt=True, tokenize=False))
         notes.append(note)
-    enc_all = tok(prompts, add_special_tokens=False)["input_ids"]
-    lengths = [len(x) for x in enc_all]
-    tok.padding_side = "left"
+    rows = tok(prompts, add_special_tokens=False)["input_ids"]
+    prompt_tokens = [len(r) for r in rows]
+    shared = _shared_prefix(rows)
+    if shared < MIN_SHARED_PREFIX:
+        shared = 0
+    tails = [r[shared:] for r in rows]
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    select = [torch.tensor(v) for v in label_ids.values()]
     results: list = [None] * len(items)
     with peak_rss() as mem:
         started = time.time()
         with torch.inference_mode():
-            for batch in _batches(lengths):
-                enc = tok([prompts[i] for i in batch], padding=True, add_special_tokens=False,
-                          return_tensors="pt").to(loaded.device)
-                pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-                logits = model(**enc, position_ids=pos).logits[:, -1, :].float()
+            prefix = None
+            if shared:
+                prefix = model(input_ids=torch.tensor([rows[0][:shared]], device=loaded.device),
+                               use_cache=True).past_key_values
+            for batch in _batches([len(t) for t in tails]):
+                width = max(len(tails[i]) for i in batch)
+                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):  # left padding: every prompt ends in the last column
+                    n = len(tails[i])
+                    ids[row, width - n:] = torch.tensor(tails[i])
+                    mask[row, width - n:] = 1
+                pos = shared + (mask.cumsum(-1) - 1).clamp(min=0)
+                kw = {}
+                if prefix is not None:
+                    past = copy.deepcopy(prefix)
+                    past.batch_repeat_interleave(len(batch))
+                    kw["past_key_values"] = past
+                    mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), mask], dim=1)
+                logits = model(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device),
+                               position_ids=pos.to(loaded.device), use_cache=prefix is not None,
+                               logits_to_keep=1, **kw).logits[:, -1, :].float().cpu()
+                per_label = torch.stack([logits[:, s].logsumexp(-1) for s in select], dim=-1).softmax(-1)
                 for row, i in enumerate(batch):
-                    per_label = torch.stack([logits[row, ids].logsumexp(-1) for ids in label_ids.values()])
-                    results[i] = per_label.softmax(-1).tolist()
+                    results[i] = per_label[row].tolist()
         ended = time.time()
     outs = []
     for i, p in enumerate(results):
         scores = {lab: round(v, 4) for lab, v in zip(LABELS, p, strict=True)}
         best = max(scores, key=scores.get)
-        outs.append({"output": best, "confidence": scores[best], "scores": scores, "input_tokens": lengths[i],
+        outs.append({"output": best, "confidence": scores[best], "scores": scores, "input_tokens": prompt_tokens[i],
                      "notes": notes[i]})
-    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = {lab: lab for lab in LABELS}
+    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = {
+        "next token " + " | ".join(repr(tok.decode([i])) for i in ids): lab for lab, ids in label_ids.items()}
     emit_batch(loaded.spec, ctx, items, outs, started, ended, mem["mb"],
-               note="zero-shot: next-token probabilities of the three label words")
+               note="zero-shot: next-token probabilities of the three label words"
+                    + (f"; the {shared}-token shared prompt prefix was computed once" if shared else ""))
 
 
 def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
