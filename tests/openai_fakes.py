@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx2
-import pytest
 
 FAKE_KEY = "sk-test-0123456789abcdef"  # recognisable: must never appear in any output
 SERVED_MODEL = "gpt-4o-mini-2024-07-18"

@@ -29,7 +29,7 @@ from openai_fakes import (
 )
 
 import openclosed as oc
-from openclosed.backends import openai_backend
+from openclosed.backends import openai_backend, openai_errors
 from openclosed.labels import zero_shot_messages
 
 TEXTS = ["I loved every minute of it.", "Terrible service, never again.", "It was a film."]
@@ -422,7 +422,7 @@ def test_key_never_appears_in_results_manifest_saved_files_or_exceptions(key, tm
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "cut"}])
     except openai.AuthenticationError as exc:
         spec = oc.get_model("fake-closed")
-        info = openai_backend._map_error(exc, spec)
+        info = openai_errors.map_error(exc, spec)
         texts += [str(info), info.message, info.hint]
     try:
         oc.compare("sentiment", ["fake-sent"], [None])
