@@ -1,6 +1,6 @@
 """Tests for openclosed.assets (offline model assets) and openclosed.tiny_models.
 
-Run from /work/main with ``PYTHONPATH=helpers``. The SmolLM2 test converts the
+Part of ``make test``. The SmolLM2 test converts the
 GGUF once per cache folder (tens of seconds): set ``OPENCLOSED_CACHE_DIR`` to
 reuse a converted folder between runs.
 """
