@@ -245,6 +245,20 @@ def _usage(r: Result, usage: Any) -> None:
 
 
 # -------------------------------------------------------------- sentiment
+def _call_failed(r: Result, t0: float, spec, client, reserved: float, exc: BaseException, what: str,
+                 deadline: float, deadline_hint: str) -> Result:
+    """Fill ``r`` for a request that raised: the deadline, or the client's error."""
+    _done(r, t0)
+    if isinstance(exc, _Deadline):
+        r.error = error_info(DeadlineError(f"no {what} within the {deadline:g} s deadline", deadline_hint))
+        r.error.retryable = True
+        _settle(spec, reserved, None)  # the request may still be billed: keep the estimate
+    else:
+        r.error = map_error(exc, spec, client)
+        _settle(spec, reserved, 0.0)
+    return r
+
+
 def _sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     r = new_result(spec, ctx.task, *item)
     messages = zero_shot_messages(item[1])
@@ -276,18 +290,9 @@ def _sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
                            "asked in plain text and took the first label word")
             resp = _run_with_deadline(lambda: client.chat.completions.create(**base),
                                       deadline - (time.perf_counter() - t0))
-    except _Deadline:
-        _done(r, t0)
-        r.error = error_info(DeadlineError(f"no answer within the {deadline:g} s deadline",
-                                           "raise oc.setup(deadline_s=...), or check that the server is not overloaded"))
-        r.error.retryable = True
-        _settle(spec, reserved, None)  # the request may still be billed: keep the estimate
-        return r
     except Exception as exc:
-        _done(r, t0)
-        r.error = map_error(exc, spec, client)
-        _settle(spec, reserved, 0.0)
-        return r
+        return _call_failed(r, t0, spec, client, reserved, exc, "answer", deadline,
+                            "raise oc.setup(deadline_s=...), or check that the server is not overloaded")
     _done(r, t0)
     try:
         choice = resp.choices[0]
@@ -503,18 +508,9 @@ def _image(spec, client, item: Item, ctx: RunContext) -> Result:
     t0 = time.perf_counter()
     try:
         resp = _run_with_deadline(lambda: client.images.generate(**kwargs), float(ctx.settings.deadline_s))
-    except _Deadline:
-        _done(r, t0)
-        r.error = error_info(DeadlineError(f"no image within the {ctx.settings.deadline_s:g} s deadline",
-                                           "raise oc.setup(deadline_s=...), or use a smaller size"))
-        r.error.retryable = True
-        _settle(spec, reserved, None)
-        return r
     except Exception as exc:
-        _done(r, t0)
-        r.error = map_error(exc, spec, client)
-        _settle(spec, reserved, 0.0)
-        return r
+        return _call_failed(r, t0, spec, client, reserved, exc, "image", float(ctx.settings.deadline_s),
+                            "raise oc.setup(deadline_s=...), or use a smaller size")
     _done(r, t0)
     try:
         data = resp.data[0]
