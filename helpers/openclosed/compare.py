@@ -120,16 +120,19 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
     bar = tqdm(total=total, desc=f"{task}: {len(specs)} models x {len(texts)} inputs", disable=not progress or total < 2,
                leave=False)
     results: dict[tuple[str, int], Result] = {}
+    label_maps: dict[str, dict[str, str]] = {}  # sentiment: each model's labels -> ours (kept with cached answers too)
     lock = threading.Lock()
 
-    def store(r: Result, key: str | None) -> None:
+    def store(r: Result, key: str | None, label_map: dict[str, str] | None = None) -> None:
         with lock:
             if (r.model, r.input_index) in results:
                 return
             results[(r.model, r.input_index)] = r
+            if label_map:
+                label_maps.setdefault(r.model, dict(label_map))
             bar.update(1)
         if key and r.ok and r.cache == "miss":
-            rc.put(key, dict(_entry(r), family=r.family))
+            rc.put(key, dict(_entry(r), family=r.family, **({"label_map": label_map} if label_map else {})))
 
     def run_one(spec: ModelSpec) -> None:
         keys: dict[int, str] = {}
@@ -142,13 +145,14 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
             keys[i] = response_key(spec, task, text, params)
             hit = rc.get(keys[i])
             if hit is not None:
-                store(_from_entry(hit, spec, i, text), None)
+                store(_from_entry(hit, spec, i, text), None, hit.get("label_map"))
             else:
                 pending.append((i, text))
         if not pending:
             return
-        ctx = RunContext(task, dict(params), settings, emit=lambda r: store(_mark(r, rc), keys.get(r.input_index)),
-                         on_partial=on_partial)
+        ctx = RunContext(task, dict(params), settings, on_partial=on_partial,
+                         emit=lambda r: store(_mark(r, rc), keys.get(r.input_index),
+                                              ctx.extras.get("label_maps", {}).get(spec.name)))
         try:
             get_backend(spec.backend).run(spec, pending, ctx)
         except Exception as exc:  # the model failed as a whole: every input it owed gets the error
@@ -167,6 +171,8 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
         bar.close()
     manifest["started_at"] = datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
     manifest["wall_s"] = round(time.time() - started, 4)
+    if label_maps:
+        manifest["label_maps"] = {s.name: label_maps[s.name] for s in specs if s.name in label_maps}
     ordered = [results[(s.name, i)] for s in specs for i in range(len(texts))]
     return Comparison(task, [s.name for s in specs], texts, ordered, manifest)
 

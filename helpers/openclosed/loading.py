@@ -5,6 +5,7 @@ dtype chosen per device and shown. (``oc.load_model`` is introduced in
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,11 @@ from typing import Any
 from .catalog import ModelSpec, get_model
 from .errors import OpenClosedError
 from .modelcache import model_cache
+
+# Models load one at a time (they still run concurrently): transformers resolves its classes lazily and that is
+# not thread-safe on first use (two threads loading MiniLM and SmolLM2 at once sometimes got "module
+# 'transformers' has no attribute 'AutoModelForCausalLM'"), and two loads at once would double the memory peak.
+_LOAD_LOCK = threading.RLock()
 
 
 @dataclass
@@ -118,7 +124,8 @@ def load_model(name: str | ModelSpec, *, dtype: str | None = None, device: str |
     estimate = int((spec.params_m or 0) * 1e6 * bytes_per)
     def load() -> Loaded:
         try:
-            return _load(spec, dtype, device)
+            with _LOAD_LOCK:  # one load at a time: see _LOAD_LOCK
+                return _load(spec, dtype, device)
         except OpenClosedError:
             raise
         except (OSError, ValueError, KeyError) as exc:

@@ -47,8 +47,10 @@ def run(spec, items: list[Item], ctx: RunContext) -> None:
         scores = {lab: round(float(v), 4) for lab, v in zip(labels, p, strict=True)}
         best = max(scores, key=scores.get)
         out = {"output": best, "confidence": scores[best], "scores": scores}
-        if len(text) > limit * 2 and len(tok(text)["input_ids"]) > limit:
+        if len(text) > limit * 2 and len(tok(text, verbose=False)["input_ids"]) > limit:
             out["notes"] = [f"truncated to the first {limit} tokens"]
         outs.append(out)
+    ctx.extras.setdefault("label_maps", {})[spec.name] = {f"class {lab!r} (trained on our labels)": lab
+                                                          for lab in labels}
     emit_batch(spec, ctx, items, outs, started, ended, mem["mb"],
                note=f"logistic regression trained on {n_train} bundled training texts")

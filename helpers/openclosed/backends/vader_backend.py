@@ -8,6 +8,7 @@ from ..loading import load_model
 from .base import Item, RunContext, emit_batch
 
 THRESHOLD = 0.05  # the thresholds recommended by VADER's authors
+LONG = 2000  # characters: past this, the result says VADER read the whole text (the neural models truncate)
 
 
 def run(spec, items: list[Item], ctx: RunContext) -> None:
@@ -19,6 +20,10 @@ def run(spec, items: list[Item], ctx: RunContext) -> None:
         c = s["compound"]
         label = "positive" if c >= THRESHOLD else "negative" if c <= -THRESHOLD else "neutral"
         outs.append({"output": label, "confidence": round(abs(c) if label != "neutral" else 1 - abs(c), 4),
-                     "scores": {"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]}})
+                     "scores": {"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]},
+                     "notes": [f"no truncation: VADER reads all {len(text)} characters"] if len(text) > LONG else []})
+    ctx.extras.setdefault("label_maps", {})[spec.name] = {
+        f"compound >= {THRESHOLD}": "positive", f"-{THRESHOLD} < compound < {THRESHOLD}": "neutral",
+        f"compound <= -{THRESHOLD}": "negative"}
     emit_batch(spec, ctx, items, outs, started, time.time(), None,
                note=f"compound >= {THRESHOLD} positive, <= -{THRESHOLD} negative")
