@@ -153,3 +153,11 @@ def test_only_sentiment_runs_are_evaluated():
         oc.evaluate(run, ["positive"])
     with pytest.raises(oc.OpenClosedError, match="needs the Comparison"):
         oc.evaluate([1, 2], ["positive", "negative"])
+
+
+def test_a_saved_and_reloaded_run_scores_the_same(run, tmp_path):
+    back = oc.load(run.save(tmp_path / "run"))
+    a, b = oc.evaluate(run, GOLD), oc.evaluate(back, GOLD)
+    cols = ["model", "errors", "accuracy", "macro-F1", "$ per 1k texts", "texts/s"]
+    pd.testing.assert_frame_equal(a.metrics[cols], b.metrics[cols])
+    assert b.label_maps() == a.label_maps()

@@ -97,7 +97,7 @@ class Result:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: _none_if_nan(v) for k, v in d.items() if k in names and k not in ("error", "notes", "scores")}
         err = None
-        if d.get("error_type"):
+        if _none_if_nan(d.get("error_type")):
             msg = str(d.get("error") or "")
             prefix = f"{d['error_type']}: "
             msg = msg[len(prefix):] if msg.startswith(prefix) else msg

@@ -171,6 +171,9 @@ def run(spec, items: list[Item], ctx: RunContext) -> None:
         for item in items:
             ctx.emit(_failed(spec, ctx, item, dataclasses.replace(err)))
         return
+    if task == "sentiment":
+        ctx.extras.setdefault("label_maps", {})[spec.name] = {
+            f"JSON schema label {lab!r} (plain-text fallback: first label word)": lab for lab in LABELS}
     client = _client(spec, secret, ctx)
     endpoint = endpoint_of(spec)
     sem = _endpoint_semaphore(endpoint, ctx.settings.api_concurrency)

@@ -63,6 +63,7 @@ def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
+    started = time.time()  # the time includes tokenizing
     limit = _max_len(loaded)
     texts = [t for _, t in items]
     enc = dict(tok(texts, truncation=False, verbose=False))  # one pass; verbose=False: no over-length warning
@@ -80,7 +81,6 @@ def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     columns = [mapping[id2label[j]] for j in range(len(id2label))]
     probs: list = [None] * len(texts)
     with peak_rss() as mem:
-        started = time.time()
         with torch.inference_mode():
             for batch in _batches(lengths):
                 padded = tok.pad({k: [v[i] for i in batch] for k, v in enc.items()}, return_tensors="pt")
@@ -141,6 +141,7 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
+    started = time.time()  # the time includes building and tokenizing the prompts
     label_ids = _label_token_ids(tok)
     prompts, notes = [], []
     for _, text in items:
@@ -161,7 +162,6 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     select = [torch.tensor(v) for v in label_ids.values()]
     results: list = [None] * len(items)
     with peak_rss() as mem:
-        started = time.time()
         with torch.inference_mode():
             prefix = None
             if shared:
