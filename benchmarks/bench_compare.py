@@ -24,87 +24,16 @@ import json
 import os
 import platform
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SERVED_MODEL = "bench-served-model"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENCLOSED_CACHE_DIR", str(ROOT / ".cache" / "openclosed"))
-
-
-# ------------------------------------------------------------ the fake server
-class Handler(BaseHTTPRequestHandler):
-    """Minimal OpenAI-compatible chat endpoint: JSON, structured output, SSE."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive, as real servers
-    wbufsize = 1 << 16  # one write per response: unbuffered header/body writes meet Nagle + delayed ACK (+40 ms)
-    latency = 0.2
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):  # noqa: N802
-        if self.path.rstrip("/").endswith("/models"):
-            self._send(200, json.dumps({"object": "list", "data": [
-                {"id": SERVED_MODEL, "object": "model", "created": 0, "owned_by": "bench"}]}).encode())
-        else:
-            self._send(404, b'{"error": {"message": "not found"}}')
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
-        if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._send(404, b'{"error": {"message": "not found"}}')
-            return
-        time.sleep(self.latency)
-        text = body["messages"][-1]["content"].lower()
-        label = "negative" if any(w in text for w in ("bad", "terrible", "awful", "hate", "worst")) else "positive"
-        content = json.dumps({"label": label, "confidence": 0.8}) if body.get("response_format") else label
-        base = {"id": "chatcmpl-bench", "created": int(time.time()), "model": SERVED_MODEL}
-        if body.get("stream"):
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            chunks = [{"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": None},
-                      {"index": 0, "delta": {}, "finish_reason": "stop"}]
-            events = [dict(base, object="chat.completion.chunk", choices=[c]) for c in chunks]
-            events.append(dict(base, object="chat.completion.chunk", choices=[],
-                               usage={"prompt_tokens": 30, "completion_tokens": 1, "total_tokens": 31}))
-            for ev in [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]:
-                data = ev.encode()
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.write(b"0\r\n\r\n")
-            return
-        self._send(200, json.dumps(dict(
-            base, object="chat.completion",
-            choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            usage={"prompt_tokens": 30, "completion_tokens": 8, "total_tokens": 38})).encode())
-
-
-def start_server(latency: float) -> tuple[ThreadingHTTPServer, str]:
-    Handler.latency = latency
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True, name="bench-server").start()
-    return server, f"http://127.0.0.1:{port}/v1"
 
 
 # ------------------------------------------------------------------ helpers
@@ -163,10 +92,11 @@ def _main(tmp: Path) -> None:
     from openclosed.labelled_data import sentiment_data
     from openclosed.labels import zero_shot_messages
     from openclosed.settings import package_versions
+    from openclosed.stub_server import STUB_MODEL, start_server
 
     settings = oc.setup("offline", responses_path=tmp / "responses", verbose=False)
     server, base_url = start_server(args.latency)
-    oc.register("bench-served", task="sentiment", base_url=base_url, model=SERVED_MODEL, replace_existing=True)
+    oc.register("bench-served", task="sentiment", base_url=base_url, model=STUB_MODEL, replace_existing=True)
 
     pool = sentiment_data("test")["text"].tolist()
     texts = [pool[i % len(pool)] + ("" if i < len(pool) else f" ({i})") for i in range(args.inputs)]
@@ -175,14 +105,14 @@ def _main(tmp: Path) -> None:
     predict = local_predictor(args.local)
     predict("warm up")
     client = openai.OpenAI(base_url=base_url, api_key="not-needed", max_retries=settings.max_retries)
-    client.chat.completions.create(model=SERVED_MODEL, messages=zero_shot_messages("warm up"), temperature=0)
+    client.chat.completions.create(model=STUB_MODEL, messages=zero_shot_messages("warm up"), temperature=0)
     oc.compare("sentiment", [args.local, "bench-served"], ["warm up"], progress=False, cache="off")
 
     # (a) the plain sequential loop
     t0 = time.perf_counter()
     for text in texts:
         resp = client.chat.completions.create(
-            model=SERVED_MODEL, messages=zero_shot_messages(text), temperature=0, max_tokens=40,
+            model=STUB_MODEL, messages=zero_shot_messages(text), temperature=0, max_tokens=40,
             response_format={"type": "json_schema", "json_schema": SENTIMENT_SCHEMA})
         json.loads(resp.choices[0].message.content)["label"]
     seq_api = time.perf_counter() - t0

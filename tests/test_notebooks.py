@@ -63,3 +63,22 @@ def test_notebooks_are_committed_without_outputs():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.get("outputs") and cell.get("execution_count") is None, f"strip {path.name}"
+
+
+@pytest.mark.notebook
+def test_start_here_with_the_closed_model_pointed_at_a_local_server(tmp_path):
+    """The closed-model path end to end in a real kernel: the official client,
+    a key from the environment (masked), OPENAI_BASE_URL on 127.0.0.1."""
+    from openclosed.stub_server import STUB_MODEL, start_server
+
+    server, base_url = start_server()
+    key = "sk-test-notebook0123456789abcdef"
+    try:
+        nb = execute(ROOT / "notebooks" / "00_start_here.ipynb", tmp_path,
+                     env={"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": key})
+    finally:
+        server.shutdown()
+    text = outputs_text(nb)
+    assert "MissingKeyError" not in text and "Traceback" not in text
+    assert STUB_MODEL in text  # the summary names who really answered
+    assert "sk-…cdef" in text and key not in text

@@ -29,7 +29,7 @@ from openai_fakes import (
 )
 
 import openclosed as oc
-from openclosed.backends import openai_backend, openai_errors
+from openclosed.backends import openai_errors
 from openclosed.labels import zero_shot_messages
 
 TEXTS = ["I loved every minute of it.", "Terrible service, never again.", "It was a film."]
