@@ -131,6 +131,7 @@ _registry: dict[str, ModelSpec] = {}
 
 
 def _ensure_loaded() -> dict[str, ModelSpec]:
+    """The registry, filled with the built-ins on first use (takes ``_lock``: do not hold it)."""
     with _lock:
         if not _registry:
             _registry.update({m.name: m for m in _BUILTIN})
@@ -277,14 +278,9 @@ def register(
 
 def unregister(name: str) -> None:
     """Remove a registered model (built-ins come back on the next kernel)."""
+    reg = _ensure_loaded()
     with _lock:
-        _ensure_loaded_unlocked().pop(name, None)
-
-
-def _ensure_loaded_unlocked() -> dict[str, ModelSpec]:
-    if not _registry:
-        _registry.update({m.name: m for m in _BUILTIN})
-    return _registry
+        reg.pop(name, None)
 
 
 def _guess_arch(folder: Path, tasks: tuple[str, ...]) -> str:

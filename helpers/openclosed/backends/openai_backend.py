@@ -262,6 +262,13 @@ def _call_failed(r: Result, t0: float, spec, client, reserved: float, exc: BaseE
     return r
 
 
+def _malformed(r: Result, spec, reserved: float, message: str) -> Result:
+    """Fill ``r`` for an answer that came back but cannot be read."""
+    r.error = ErrorInfo("MalformedResponse", message, malformed_hint(spec))
+    _settle(spec, reserved, None)
+    return r
+
+
 def _sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     r = new_result(spec, ctx.task, *item)
     messages = zero_shot_messages(item[1])
@@ -304,10 +311,7 @@ def _sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
         r.answered_by = resp.model or spec.ref
         _usage(r, resp.usage)
     except (AttributeError, IndexError, TypeError) as exc:
-        r.error = ErrorInfo("MalformedResponse", f"the response has no choices/message ({type(exc).__name__})",
-                            malformed_hint(spec))
-        _settle(spec, reserved, None)
-        return r
+        return _malformed(r, spec, reserved, f"the response has no choices/message ({type(exc).__name__})")
     _price(spec, r)
     _settle(spec, reserved, r.cost_usd)
     r.output = content
@@ -529,10 +533,7 @@ def _image(spec, client, item: Item, ctx: RunContext) -> Result:
         _usage(r, getattr(resp, "usage", None))
         r.output = f"{r.image.width}x{r.image.height} image"
     except Exception as exc:  # noqa: BLE001 - not an image
-        r.error = ErrorInfo("MalformedResponse", f"the response holds no readable image ({type(exc).__name__}: {exc})",
-                            malformed_hint(spec))
-        _settle(spec, reserved, None)
-        return r
+        return _malformed(r, spec, reserved, f"the response holds no readable image ({type(exc).__name__}: {exc})")
     _price(spec, r)
     _settle(spec, reserved, r.cost_usd)
     return r
