@@ -3,7 +3,6 @@ zero-shot LLMs for sentiment, streaming chat generation for text."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 
@@ -25,12 +24,13 @@ MIN_SHARED_PREFIX = 8  # zero-shot: a prompt prefix shared by every input is run
 
 
 def run(spec, items: list[Item], ctx: RunContext) -> None:
-    loaded = dataclasses.replace(load_model(spec), spec=spec)  # cached per folder: answer under *this* name
+    # models are cached per folder, so one Loaded may serve several names: results use *this* spec
+    loaded = load_model(spec)
     if ctx.task == "sentiment":
-        (_classify if spec.arch == "classifier" else _zero_shot)(loaded, items, ctx)
+        (_classify if spec.arch == "classifier" else _zero_shot)(spec, loaded, items, ctx)
     else:
         for item in items:
-            _generate(loaded, item, ctx)
+            _generate(spec, loaded, item, ctx)
 
 
 def _max_len(loaded: Loaded) -> int:
@@ -56,7 +56,7 @@ def _batches(lengths: list[int], budget: int = BATCH_TOKENS, max_batch: int = MA
     return out
 
 
-def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
+def _classify(spec, loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     """A sequence classifier on the whole list at once: tokenized once, sorted
     by length into batches, run under ``torch.inference_mode``, results in
     input order."""
@@ -76,8 +76,8 @@ def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
                 enc[key][i] = cut[key][j]
     lengths = [len(x) for x in enc["input_ids"]]
     id2label = model.config.id2label
-    mapping = loaded.spec.extra.get("label_map") or label_map(id2label)
-    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = dict(mapping)
+    mapping = spec.extra.get("label_map") or label_map(id2label)
+    ctx.extras.setdefault("label_maps", {})[spec.name] = dict(mapping)
     columns = [mapping[id2label[j]] for j in range(len(id2label))]
     probs: list = [None] * len(texts)
     with peak_rss() as mem:
@@ -99,7 +99,7 @@ def _classify(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         if full_lengths[i] > limit:
             out["notes"] = [f"truncated from {full_lengths[i]} to the first {limit} tokens (the model's limit)"]
         outs.append(out)
-    emit_batch(loaded.spec, ctx, items, outs, started, ended, mem["mb"],
+    emit_batch(spec, ctx, items, outs, started, ended, mem["mb"],
                note="labels: " + ", ".join(f"{k}->{v}" for k, v in mapping.items()))
 
 
@@ -127,7 +127,7 @@ def _shared_prefix(rows: list[list[int]]) -> int:
     return max(0, n)
 
 
-def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
+def _zero_shot(spec, loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     """Label by comparing the next-token logits of the label words: no free
     text to parse, and a probability for each label.
 
@@ -195,19 +195,19 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         scores = {lab: round(v, 4) for lab, v in zip(LABELS, p, strict=True)}
         outs.append({"output": best, "confidence": scores[best], "scores": scores, "input_tokens": prompt_tokens[i],
                      "notes": notes[i]})
-    ctx.extras.setdefault("label_maps", {})[loaded.spec.name] = {
+    ctx.extras.setdefault("label_maps", {})[spec.name] = {
         "next token " + " | ".join(repr(tok.decode([i])) for i in ids): lab for lab, ids in label_ids.items()}
-    emit_batch(loaded.spec, ctx, items, outs, started, ended, mem["mb"],
+    emit_batch(spec, ctx, items, outs, started, ended, mem["mb"],
                note="zero-shot: next-token probabilities of the three label words"
                     + (f"; the {shared}-token shared prompt prefix was computed once" if shared else ""))
 
 
-def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
+def _generate(spec, loaded: Loaded, item: Item, ctx: RunContext) -> None:
     """Stream one chat answer; measure time to first token and tokens/s."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-    spec, tok, model = loaded.spec, loaded.tokenizer, loaded.model
+    tok, model = loaded.tokenizer, loaded.model
     p = ctx.params
     r = new_result(spec, ctx.task, *item)
     messages = ([{"role": "system", "content": p["system"]}] if p.get("system") else []) + [
