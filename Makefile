@@ -27,18 +27,21 @@ $(DEPS): requirements.txt requirements-test.txt pyproject.toml | $(PY)
 
 # Offline models: MiniLM (from its package), SmolLM2 converted once to
 # safetensors, a tiny random-weight Stable Diffusion.
-$(ASSETS): $(DEPS) helpers/openclosed/assets.py
-	$(PY) -m openclosed.assets --cache-dir "$(OPENCLOSED_CACHE_DIR)"
+$(ASSETS): $(DEPS) helpers/openclosed/catalog/assets.py
+	$(PY) -m openclosed.catalog.assets --cache-dir "$(OPENCLOSED_CACHE_DIR)"
 	touch $@
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The package's layer contracts (pyproject.toml [tool.importlinter]) first, then the tests.
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "not server and not notebook" $(PYTEST_ARGS)
 
 bench: setup

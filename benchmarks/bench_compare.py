@@ -40,11 +40,11 @@ os.environ.setdefault("OPENCLOSED_CACHE_DIR", str(ROOT / ".cache" / "openclosed"
 def local_predictor(name: str):
     """The local model used directly, one input at a time (warm: loaded/trained before timing)."""
     import openclosed as oc
-    from openclosed.backends import embedding_backend
+    from openclosed.backends import embedding as embedding_backend
 
     spec = oc.get_model(name)
     if spec.backend == "embedding":
-        encoder, clf, _ = embedding_backend.classifier(spec)
+        encoder, clf, _ = embedding_backend.classifier(oc.load_model(spec))
 
         def predict(text: str) -> str:
             x = encoder.encode([text], show_progress_bar=False, normalize_embeddings=True)
@@ -88,11 +88,11 @@ def _main(tmp: Path) -> None:
     import openai
 
     import openclosed as oc
-    from openclosed.backends.openai_backend import SENTIMENT_SCHEMA
-    from openclosed.labelled_data import sentiment_data
-    from openclosed.labels import zero_shot_messages
-    from openclosed.settings import package_versions
-    from openclosed.stub_server import STUB_MODEL, start_server
+    from openclosed.backends.openai import SENTIMENT_SCHEMA
+    from openclosed.core.labelled_data import sentiment_data
+    from openclosed.core.labels import zero_shot_messages
+    from openclosed.core.settings import package_versions
+    from openclosed.testing.stub_server import STUB_MODEL, start_server
 
     settings = oc.setup("offline", responses_path=tmp / "responses", verbose=False)
     server, base_url = start_server(args.latency)

@@ -26,7 +26,7 @@ import openclosed as oc
 oc.setup("offline", verbose=False)
 mode = sys.argv[1]
 if mode == "gguf":
-    from openclosed.assets import smollm2_gguf_path
+    from openclosed.catalog.assets import smollm2_gguf_path
     g = smollm2_gguf_path()
     t = time.perf_counter()
     transformers.AutoModelForCausalLM.from_pretrained(g.parent, gguf_file=g.name)

@@ -52,7 +52,7 @@ def build_classifier(folder: Path) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from openclosed.assets import minilm_folder
+    from openclosed.catalog.assets import minilm_folder
 
     src = minilm_folder()
     torch.manual_seed(0)
@@ -64,7 +64,7 @@ def build_classifier(folder: Path) -> Path:
 
 
 def bench_texts(n: int, seed: int = 0) -> list[str]:
-    from openclosed.labelled_data import sentiment_data
+    from openclosed.core.labelled_data import sentiment_data
 
     pool = sentiment_data()["text"].tolist()
     texts = (pool * (n // len(pool) + 1))[:n]

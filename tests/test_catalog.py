@@ -1,7 +1,7 @@
 import pytest
 
 import openclosed as oc
-from openclosed.errors import ModelTaskError, OpenClosedError, UnknownModelError
+from openclosed.core.errors import ModelTaskError, OpenClosedError, UnknownModelError
 
 
 def test_models_lists_every_builtin_with_revision_and_size():

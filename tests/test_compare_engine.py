@@ -14,7 +14,7 @@ import pytest
 from openai_fakes import FakeAPI, error_response, register_fake, sentiment_response, smart, use_key
 
 import openclosed as oc
-from openclosed.errors import BadInputError
+from openclosed.core.errors import BadInputError
 
 TEXTS = ["I loved every minute of it.", "Terrible service, never again.", "It was a film.", "Pretty good!"]
 

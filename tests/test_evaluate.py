@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import openclosed as oc
-from openclosed.results import Comparison, ErrorInfo, Result
+from openclosed.engine.results import Comparison, ErrorInfo, Result
 
 TEXTS = ["t0", "t1", "t2", "t3", "t4", "t5"]
 GOLD = ["negative", "negative", "neutral", "neutral", "positive", "positive"]
@@ -112,10 +112,10 @@ def test_rich_display_and_label_maps(run):
 
 def test_plots_are_built_from_the_evaluation(run):
     ev = oc.evaluate(run, GOLD)
-    fig = ev.plot()
+    fig = oc.plots.tradeoff(ev)
     assert {t.name for t in fig.data} == {"open", "closed"}
-    assert len(ev.plot_confusion().data) == 2
-    table = ev.plot_disagreements()
+    assert len(oc.plots.confusion(ev).data) == 2
+    table = oc.plots.disagreements(ev)
     assert list(table.data[0].cells.values[0]) == [1, 3, 5]
     assert oc.plots.latency(run).data
 
@@ -126,7 +126,7 @@ def test_a_model_without_any_answer_is_named_not_hidden():
     ev = oc.evaluate(run, GOLD)
     m = ev.metrics.set_index("model")
     assert m.loc["c", "accuracy"] == 0 and m.loc["c", "errors"] == 6 and math.isnan(m.loc["c", "$ per 1k texts"])
-    assert "not shown" in ev.plot().layout.title.text and "c" in ev.plot().layout.title.text
+    assert "not shown" in oc.plots.tradeoff(ev).layout.title.text and "c" in oc.plots.tradeoff(ev).layout.title.text
     assert len(ev.disagreements) == 0
 
 

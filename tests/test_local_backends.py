@@ -19,8 +19,8 @@ def tiny_lm(tiny_lm_dir):
 
 @pytest.fixture
 def tiny_sd():
-    from openclosed.settings import get_settings
-    from openclosed.assets import tiny_sd_folder
+    from openclosed import get_settings
+    from openclosed.catalog.assets import tiny_sd_folder
 
     return tiny_sd_folder(get_settings().cache_dir)
 
@@ -56,11 +56,11 @@ def test_deadline_keeps_partial_text(tiny_lm):
 
 def test_rerun_comes_from_the_response_cache(tiny_lm):
     first = oc.compare("text-generation", ["tiny-lm"], ["cache me"], max_tokens=4)
-    loads = oc.modelcache.model_cache().loads
+    loads = oc.engine.modelcache.model_cache().loads
     again = oc.compare("text-generation", ["tiny-lm"], ["cache me"], max_tokens=4)
     assert again.results[0].cache == "hit" and again.results[0].output == first.results[0].output
     assert again.results[0].cached_at
-    assert oc.modelcache.model_cache().loads == loads
+    assert oc.engine.modelcache.model_cache().loads == loads
     changed = oc.compare("text-generation", ["tiny-lm"], ["cache me"], max_tokens=5)
     assert changed.results[0].cache == "miss"  # a parameter is part of the key
 

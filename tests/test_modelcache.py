@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from openclosed.errors import ModelTooLargeError
-from openclosed.modelcache import ModelCache
+from openclosed.core.errors import ModelTooLargeError
+from openclosed.engine.modelcache import ModelCache
 
 
 class Blob:

@@ -69,7 +69,7 @@ def test_notebooks_are_committed_without_outputs():
 def test_start_here_with_the_closed_model_pointed_at_a_local_server(tmp_path):
     """The closed-model path end to end in a real kernel: the official client,
     a key from the environment (masked), OPENAI_BASE_URL on 127.0.0.1."""
-    from openclosed.stub_server import STUB_MODEL, start_server
+    from openclosed.testing.stub_server import STUB_MODEL, start_server
 
     server, base_url = start_server()
     key = "sk-test-notebook0123456789abcdef"

@@ -29,8 +29,8 @@ from openai_fakes import (
 )
 
 import openclosed as oc
-from openclosed.backends import openai_errors
-from openclosed.labels import zero_shot_messages
+from openclosed.backends.openai import errors as openai_errors
+from openclosed.core.labels import zero_shot_messages
 
 TEXTS = ["I loved every minute of it.", "Terrible service, never again.", "It was a film."]
 

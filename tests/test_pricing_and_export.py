@@ -6,13 +6,19 @@ import pandas as pd
 import pytest
 
 import openclosed as oc
-from openclosed import pricing
+from openclosed.engine import pricing
 
 
 def test_api_cost_comes_from_the_dated_price_table():
     cost, basis = pricing.api_cost("gpt-4o-mini", "openai", 1_000_000, 1_000_000)
     assert cost == pytest.approx(0.15 + 0.60)
-    assert "genai-prices" in basis and "dated" in basis
+    assert "genai-prices" in basis and pricing.price_table_date() in basis
+    # the date is read from the price data (newest dated price change), not the install date of the file
+    import datetime as dt
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", pricing.price_table_date())
+    assert dt.date.fromisoformat(pricing.price_table_date()) <= dt.date.today()
 
 
 def test_price_override_wins_and_is_recorded(monkeypatch):

@@ -10,8 +10,8 @@ import random
 import pytest
 
 import openclosed as oc
-from openclosed.backends.transformers_backend import _batches, _shared_prefix
-from openclosed.labels import LABELS
+from openclosed.backends.transformers import _batches, _shared_prefix
+from openclosed.core.labels import LABELS
 
 OFFLINE = ["vader", "minilm-lr", "smollm2-135m"]
 

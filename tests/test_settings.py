@@ -4,8 +4,9 @@ import logging
 import pytest
 
 import openclosed as oc
-from openclosed.errors import OpenClosedError
-from openclosed.settings import Secret, cpu_quota, mask, redact
+from openclosed.core.errors import OpenClosedError
+from openclosed.core.machine import cpu_quota
+from openclosed.core.secrets import Secret, mask, redact
 
 FAKE = "sk-proj-TESTKEY0123456789abcdefWXYZ"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import openclosed as oc
-from openclosed.widgets import ComparePanel
+from openclosed.views.widgets import ComparePanel
 
 
 def _shown(panel: ComparePanel) -> str:
@@ -30,7 +30,7 @@ def test_sentiment_panel_shows_every_model_side_by_side():
 
 def test_default_models_come_from_the_profile():
     panel = ComparePanel()
-    assert list(panel.models_select.value) == oc.catalog.default_models("sentiment")
+    assert list(panel.models_select.value) == oc.catalog.default_models("sentiment", "offline")
 
 
 def test_a_failing_model_shows_its_error_in_its_own_cell():

@@ -5,40 +5,46 @@
     run = oc.compare("sentiment", ["vader", "minilm-lr", "gpt-4o-mini"], ["I loved it", "Meh."])
     run.summary()
 
-Start with ``notebooks/00_start_here.ipynb``.
+Start with ``notebooks/00_start_here.ipynb``. The package is layered, each
+layer importing only those below it: ``core`` < ``catalog`` < ``engine`` <
+``backends`` < ``tasks`` < ``session`` < ``views`` (see the README's "How it
+fits together"). This module only re-exports.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .catalog import ModelSpec, get_model, models, register, unregister
-from .compare import compare, rerun
-from .errors import OpenClosedError
-from .evaluate import Evaluation, evaluate
-from .labelled_data import load_dataset, sentiment_data
-from .loading import load_model
-from .pricing import estimate, set_price
-from .responsecache import export_cache, import_cache
-from .results import Comparison, ErrorInfo, Result, load
-from .settings import ask_for_key, get_settings, setup
+from .catalog.registry import get_model, models, register, unregister
+from .catalog.specs import ModelSpec
+from .core.errors import OpenClosedError
+from .core.labelled_data import load_dataset, sentiment_data
+from .engine.loaded import Loaded
+from .engine.pricing import set_price
+from .engine.results import Comparison, ErrorInfo, Result, load
+from .session.cache_files import export_cache, import_cache
+from .session.compare import compare, rerun
+from .session.estimate import estimate
+from .session.loading import load_model
+from .session.setup import ask_for_key, get_settings, setup
+from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
-    "Comparison", "ErrorInfo", "ModelSpec", "OpenClosedError", "Result", "__version__", "ask_for_key",
-    "compare", "estimate", "export_cache", "get_model", "get_settings", "import_cache", "load", "load_model",
-    "models", "register", "rerun", "set_price", "setup", "unregister",
+    "Comparison", "ComparePanel", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
+    "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
+    "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
+    "set_price", "setup", "unregister",
 ]
-__all__ += ["ComparePanel", "Evaluation", "evaluate", "load_dataset", "plots", "sentiment_data"]
 
 
 def __getattr__(name: str):
     """``oc.ComparePanel`` and ``oc.plots`` import ipywidgets / plotly only when first used."""
     if name == "ComparePanel":
-        from .widgets import ComparePanel
+        from .views.widgets import ComparePanel
 
         return ComparePanel
     if name == "plots":
         import importlib
 
-        return importlib.import_module(f"{__name__}.plots")
+        return importlib.import_module(f"{__name__}.views.plots")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,15 @@
-"""Backends run one model on a batch of inputs and emit one Result per input.
+"""Layer 4: backends. One module per way of running a model, each with the
+same interface:
 
-Each backend is a module with a ``run(spec, items, ctx)`` function; this
-package maps backend names to modules and imports them only when used.
+* ``load(spec, settings) -> Loaded`` - the model (or API client), once;
+* ``run(loaded, items, ctx) -> None`` - one Result per ``(index, text)`` item,
+  handed to ``ctx.emit`` (a sentiment backend sets ``ctx.label_map`` first);
+* ``LOCAL`` - True when the weights run in this process (loaded through the
+  model cache, run on the calling thread), False for API calls;
+* ``endpoint(spec)`` (API backends) - where requests go, part of the cache key.
+
+Adding a backend = one module here + one line in :data:`BACKENDS` (and
+``oc.register(..., backend="name")`` for models that use it).
 """
 
 from __future__ import annotations
@@ -9,19 +17,20 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = {
-    "vader": "vader_backend",
-    "embedding": "embedding_backend",
-    "transformers": "transformers_backend",
-    "diffusers": "diffusers_backend",
-    "openai": "openai_backend",
+from ..core.errors import OpenClosedError
+
+BACKENDS = {
+    "vader": "vader",
+    "embedding": "embedding",
+    "transformers": "transformers",
+    "diffusers": "diffusers",
+    "openai": "openai",
 }
+"""Backend name -> module in this package (imported on first use)."""
 
 
 def get_backend(name: str) -> ModuleType:
     """The backend module called ``name`` (imported on first use)."""
-    if name not in _MODULES:
-        from ..errors import OpenClosedError
-
-        raise OpenClosedError(f"unknown backend {name!r}", f"use one of {', '.join(_MODULES)}")
-    return importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    if name not in BACKENDS:
+        raise OpenClosedError(f"unknown backend {name!r}", f"use one of {', '.join(BACKENDS)}")
+    return importlib.import_module(f"{__name__}.{BACKENDS[name]}")

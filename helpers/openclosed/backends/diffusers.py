@@ -1,0 +1,63 @@
+"""Open image models in this kernel with diffusers. A seed means the same
+image on every device (the generator lives on the CPU)."""
+
+from __future__ import annotations
+
+import time
+
+from ..core.settings import Settings
+from ..engine.context import Item, RunContext, error_info, peak_memory
+from ..engine.loaded import Loaded, torch_dtype
+from ..engine.pricing import local_cost
+from .files import model_files
+
+LOCAL = True
+
+
+def load(spec, settings: Settings) -> Loaded:
+    import diffusers
+
+    started = time.perf_counter()
+    files = model_files(spec, settings)
+    pipe = diffusers.DiffusionPipeline.from_pretrained(files.where, dtype=torch_dtype(settings.dtype),
+                                                       use_safetensors=True, **files.kwargs)
+    pipe.set_progress_bar_config(disable=True)
+    pipe = pipe.to(settings.device)
+    return Loaded(spec, pipe, folder=files.where, dtype=settings.dtype, device=settings.device,
+                  load_s=time.perf_counter() - started, random_weights=files.random_weights,
+                  stand_in=files.stand_in, notes=[files.note] if files.note else [])
+
+
+def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
+    import torch
+
+    pipe, p, spec = loaded.model, ctx.params, ctx.spec
+    size = p.get("size")
+    for item in items:
+        r = ctx.result(item)
+        kwargs = {"num_inference_steps": int(p.get("steps", 4)), "guidance_scale": float(p.get("guidance_scale", 0.0)),
+                  "generator": torch.Generator("cpu").manual_seed(int(p.get("seed") or 0))}
+        if isinstance(size, str) and "x" in size:
+            kwargs["width"], kwargs["height"] = (int(v) for v in size.split("x"))
+        elif size and size != "auto":
+            kwargs["height"] = kwargs["width"] = int(size)
+        if p.get("negative_prompt"):
+            kwargs["negative_prompt"] = p["negative_prompt"]
+        with peak_memory(loaded.device) as mem:
+            r.started_at = time.time()
+            t0 = time.perf_counter()
+            try:
+                with torch.inference_mode():
+                    r.image = pipe(item[1], **kwargs).images[0]
+            except Exception as exc:
+                r.error = error_info(exc)
+            r.latency_s = time.perf_counter() - t0
+            r.ended_at = time.time()
+        r.peak_memory_mb = mem["mb"]
+        r.cost_usd, r.cost_basis = local_cost(r.latency_s, ctx.settings.local_usd_per_hour)
+        if r.image is not None:
+            r.output = f"{r.image.width}x{r.image.height} image"
+            r.notes.append(f"{kwargs['num_inference_steps']} steps, seed {p.get('seed') or 0}, {loaded.dtype}")
+        if spec.random_weights or loaded.random_weights:
+            r.notes.append("random weights: the image is noise, it proves the plumbing")
+        ctx.emit(r)

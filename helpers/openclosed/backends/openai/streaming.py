@@ -1,0 +1,136 @@
+"""Text generation, always streamed, so time to first token and tokens/s are
+measured the same way as for local models. A wall-clock deadline is enforced
+here (the client's timeout is per read: a trickling stream would never time
+out) and a stream that ends without a finish reason is reported as cut, with
+the partial text kept."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any
+
+from ...core.errors import DeadlineError, SpendingCapError, StreamCutError
+from ...engine.context import Item, RunContext, error_info
+from ...engine.results import Result
+from .accounting import max_tokens_arg, price, read_usage, reserve_estimate, settle_cost
+from .errors import map_error
+
+
+def generate(spec, client, item: Item, ctx: RunContext) -> Result:
+    p = ctx.params
+    r = ctx.result(item)
+    max_tokens = int(p.get("max_tokens") or 128)
+    messages = ([{"role": "system", "content": p["system"]}] if p.get("system") else []) + [
+        {"role": "user", "content": item[1]}]
+    try:
+        reserved = reserve_estimate(spec, ctx, (p.get("system") or "") + item[1], max_tokens)
+    except SpendingCapError as exc:
+        r.error = error_info(exc)
+        return r
+    kwargs: dict[str, Any] = dict(model=spec.ref, messages=messages, stream=True,
+                                  stream_options={"include_usage": True}, **max_tokens_arg(spec, max_tokens))
+    for name in ("temperature", "top_p"):
+        if p.get(name) is not None:
+            kwargs[name] = float(p[name])
+    if p.get("seed") is not None:
+        kwargs["seed"] = int(p["seed"])
+    deadline = float(ctx.settings.deadline_s)
+
+    chunks: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def reader() -> None:
+        stream = None
+        try:
+            stream = client.chat.completions.create(**kwargs)
+            holder["stream"] = stream
+            for chunk in stream:
+                chunks.put(("chunk", chunk))
+                if stop.is_set():
+                    break
+            chunks.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            chunks.put(("exc", exc))
+        finally:
+            if stream is not None:
+                try:
+                    stream.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    text, pieces, first, finish, failure = "", 0, None, None, None
+    r.started_at = time.time()
+    t0 = time.perf_counter()
+    threading.Thread(target=reader, daemon=True, name=f"oc-stream-{spec.name}-{item[0]}").start()
+    while True:
+        remaining = deadline - (time.perf_counter() - t0)
+        try:
+            if remaining <= 0:
+                raise queue.Empty
+            kind, value = chunks.get(timeout=remaining)
+        except queue.Empty:
+            stop.set()
+            stream = holder.get("stream")
+            if stream is not None:
+                try:  # wake a reader blocked on a silent connection
+                    stream.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            failure = error_info(DeadlineError(
+                f"the answer passed the {deadline:g} s deadline after {len(text)} characters; the partial text is kept",
+                "lower max_tokens, raise oc.setup(deadline_s=...), or check that the server is not overloaded"))
+            finish = "deadline"
+            break
+        if kind == "end":
+            break
+        if kind == "exc":
+            failure = map_error(value, spec, client)
+            break
+        chunk = value
+        if getattr(chunk, "model", None):
+            r.answered_by = chunk.model
+        if getattr(chunk, "usage", None) is not None:
+            read_usage(r, chunk.usage)
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            piece = getattr(delta, "content", None) if delta is not None else None
+            if piece:
+                if first is None:
+                    first = time.perf_counter()
+                text += piece
+                pieces += 1
+                ctx.partial(item[0], text)
+            if getattr(choice, "finish_reason", None):
+                finish = choice.finish_reason
+    end = time.perf_counter()
+    r.ended_at = time.time()
+    r.latency_s = end - t0
+    r.output = text
+    r.ttft_s = (first - t0) if first is not None else None
+    if r.output_tokens is None and pieces:
+        r.output_tokens = pieces
+        r.notes.append("no usage in the stream: output tokens counted as streamed chunks")
+    if r.output_tokens and r.output_tokens > 1 and first is not None and end > first:
+        r.tokens_per_s = (r.output_tokens - 1) / (end - first)
+    r.finish_reason = finish
+    if failure is None and finish is None:
+        failure = error_info(StreamCutError(
+            f"the stream ended without a finish reason after {len(text)} characters; the partial text is kept",
+            "the connection or the server broke off; rerun this input"))
+        failure.retryable = True
+    if failure is not None:
+        r.error = failure
+        if failure.type in ("DeadlineError", "StreamCutError"):
+            failure.retryable = True
+        if r.output_tokens is not None:
+            price(spec, r)
+        settle_cost(spec, ctx, reserved, None if text else 0.0)
+        return r
+    price(spec, r)
+    settle_cost(spec, ctx, reserved, r.cost_usd)
+    return r
+
+

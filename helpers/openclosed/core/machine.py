@@ -1,0 +1,170 @@
+"""What this machine offers: CPUs the process may use, native bfloat16,
+the device, the memory a model may take, and whether the Hugging Face Hub
+answers. Each function reads the machine when called (nothing at import)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from pathlib import Path
+
+GB = 1024**3
+
+# Held back from the machine's memory before models are budgeted: the Python
+# process with torch and transformers imported (~0.45 GB), the Jupyter server
+# and activations while a model runs. Measured on a 2 GB Binder-sized limit.
+RUNTIME_RESERVE_GB = 0.6
+BUDGET_SHARE = 0.85  # of what is left after the reserve
+
+
+def cpu_quota() -> int:
+    """CPUs this process may really use: the cgroup quota (v2 or v1) and the
+    affinity mask, whichever is smaller. OpenMP ignores the quota, so a 1-CPU
+    Binder pod would otherwise run one thread per host core and crawl."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = None
+    for path in _own_cgroup_files("cpu.max", "cpu", "cpu.cfs_quota_us"):
+        try:
+            if path.endswith("cpu.max"):
+                text = Path(path).read_text().split()
+                if text and text[0] != "max":
+                    quota = int(text[0]) / int(text[1])
+            else:
+                q = int(Path(path).read_text())
+                p = int(Path(path.replace("cfs_quota_us", "cfs_period_us")).read_text())
+                if q > 0 and p > 0:
+                    quota = q / p
+        except (OSError, ValueError, IndexError, ZeroDivisionError):
+            continue
+        break
+    if quota:
+        n = min(n, max(1, math.ceil(quota)))
+    return max(1, n)
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with native bfloat16 (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def pick_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str) -> tuple[str, str]:
+    """(dtype name, why) for ``device``: never float16 on CPU."""
+    if device == "cuda":
+        import torch
+
+        if torch.cuda.is_bf16_supported():
+            return "bfloat16", "GPU supports bfloat16"
+        return "float16", "GPU without bfloat16"
+    if device == "mps":
+        return "float16", "Apple GPU"
+    if cpu_has_native_bf16():
+        return "bfloat16", "CPU has native bfloat16 (AVX512-BF16/AMX): ~1.6x faster decoding"
+    return "float32", "CPU without native bfloat16: bfloat16 would be slow here"
+
+
+def _own_cgroup_files(v2_name: str, v1_controller: str, v1_name: str) -> list[str]:
+    """Paths of a cgroup file for this process's own cgroup (from /proc/self/cgroup), then the root's."""
+    paths = []
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, rel = line.split(":", 2)
+            rel = rel.strip().lstrip("/")
+            if controllers == "" and rel:
+                paths.append(f"/sys/fs/cgroup/{rel}/{v2_name}")
+            elif v1_controller in controllers.split(",") and rel:
+                paths.append(f"/sys/fs/cgroup/{v1_controller}/{rel}/{v1_name}")
+    except (OSError, ValueError):
+        pass
+    return paths + [f"/sys/fs/cgroup/{v2_name}", f"/sys/fs/cgroup/{v1_controller}/{v1_name}"]
+
+
+def _cgroup_memory_limit() -> int | None:
+    """The container's memory limit in bytes (cgroup v2 or v1), or None when unlimited."""
+    for path in _own_cgroup_files("memory.max", "memory", "memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text and text != "max":
+            try:
+                value = int(text)
+            except ValueError:
+                continue
+            if value < 1 << 60:  # v1 says "unlimited" with a huge number
+                return value
+    return None
+
+
+def memory_limit() -> tuple[int, str]:
+    """(bytes this process may use, where the number comes from): the
+    ``OPENCLOSED_MEMORY_LIMIT_GB`` variable, else the container's limit, else
+    the machine's RAM."""
+    env = os.environ.get("OPENCLOSED_MEMORY_LIMIT_GB")
+    if env:
+        try:
+            return int(float(env) * GB), "OPENCLOSED_MEMORY_LIMIT_GB"
+        except ValueError:
+            pass
+    import psutil
+
+    total = psutil.virtual_memory().total
+    limit = _cgroup_memory_limit()
+    if limit is not None and limit < total:
+        return limit, "container memory limit"
+    return total, "machine RAM"
+
+
+def gpu_memory() -> int | None:
+    """Total memory of CUDA device 0 in bytes, or None without CUDA."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return int(torch.cuda.get_device_properties(0).total_memory)
+    except Exception:  # noqa: BLE001 - no usable GPU
+        return None
+    return None
+
+
+def model_budget(device: str) -> tuple[float, str]:
+    """(GB that loaded models may take, why): on CUDA the GPU's memory, else
+    the memory this process may use, less the runtime's reserve."""
+    if device == "cuda":
+        total = gpu_memory()
+        if total:
+            gb = total / GB * 0.9
+            return round(gb, 2), f"90% of the GPU's {total / GB:.0f} GB"
+    limit, source = memory_limit()
+    gb = max(0.25, (limit / GB - RUNTIME_RESERVE_GB) * BUDGET_SHARE)
+    return round(gb, 2), (f"{BUDGET_SHARE:.0%} of the {source} ({limit / GB:.1f} GB) "
+                          f"after {RUNTIME_RESERVE_GB:g} GB for Python, torch and activations")
+
+
+def hub_reachable(timeout: float = 1.5) -> bool:
+    """Whether the Hugging Face Hub answers (False at once when HF_HUB_OFFLINE is set)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = re.sub(r"^https?://", "", endpoint).split("/")[0].split(":")[0]
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,72 @@
+"""HTML for a :class:`~openclosed.engine.results.Comparison`: a summary and a
+side-by-side grid (one column per model), errors shown in their own cell."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from .images import image_to_b64
+
+if TYPE_CHECKING:
+    from .results import Comparison, Result
+
+STYLE = """<style>
+.oc-grid{border-collapse:collapse;font-size:13px}
+.oc-grid td,.oc-grid th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left;max-width:360px}
+.oc-err{color:#a40000;background:#fff0f0}
+.oc-meta{color:#666;font-size:11px}
+.oc-badge{display:inline-block;padding:0 4px;border-radius:3px;background:#eef;font-size:11px}
+.oc-random{background:#ffe9b3}
+</style>"""
+
+
+def _fmt(v, unit: str = "", digits: int = 3) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{digits}g}{unit}"
+    return f"{v}{unit}"
+
+
+def result_cell(r: Result) -> str:
+    """One result as an HTML table cell body."""
+    parts = []
+    if r.error:
+        parts.append(f"<div class='oc-err'><b>{html.escape(r.error.type)}</b>: {html.escape(r.error.message)}"
+                     + (f"<br><i>What to do:</i> {html.escape(r.error.hint)}" if r.error.hint else "") + "</div>")
+    if r.image is not None:
+        parts.append(f"<img src='data:image/png;base64,{image_to_b64(r.image)}' width='160'>")
+    if r.output is not None and r.output != "":
+        text = html.escape(str(r.output))
+        if r.confidence is not None:
+            text = f"<b>{text}</b> ({r.confidence:.2f})"
+        parts.append(text if r.task == "sentiment" else f"<div style='white-space:pre-wrap'>{text}</div>")
+    meta = [f"{_fmt(r.latency_s, ' s')}" if r.latency_s is not None else ""]
+    if r.ttft_s is not None:
+        meta.append(f"TTFT {_fmt(r.ttft_s, ' s')}")
+    if r.tokens_per_s:
+        meta.append(f"{r.tokens_per_s:.1f} tok/s")
+    if r.cost_usd is not None:
+        meta.append(f"${r.cost_usd:.6f}")
+    if r.cache in ("hit", "replay"):
+        meta.append(f"<span class='oc-badge'>{r.cache}{' of ' + r.cached_at[:10] if r.cached_at else ''}</span>")
+    if r.random_weights:
+        meta.append("<span class='oc-badge oc-random'>random weights</span>")
+    parts.append("<div class='oc-meta'>" + " · ".join(m for m in meta if m) + "</div>")
+    return "".join(parts)
+
+
+def comparison_html(c: Comparison, max_inputs: int = 20) -> str:
+    """Summary table + side-by-side grid for the first ``max_inputs`` inputs."""
+    summary = c.summary().to_html(index=False, na_rep="", float_format=lambda x: f"{x:.4g}", classes="oc-grid")
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in c.models)
+    by_key = {(r.model, r.input_index): r for r in c.results}
+    rows = []
+    for i, text in enumerate(c.inputs[:max_inputs]):
+        cells = "".join(f"<td>{result_cell(by_key[(m, i)])}</td>" if (m, i) in by_key else "<td></td>" for m in c.models)
+        shown = html.escape(text if len(text) <= 200 else text[:200] + f"… ({len(text)} chars)")
+        rows.append(f"<tr><td>{shown}</td>{cells}</tr>")
+    more = f"<p class='oc-meta'>{len(c.inputs) - max_inputs} more inputs in run.table</p>" if len(c.inputs) > max_inputs else ""
+    return (f"{STYLE}<div><b>{html.escape(c.task)}</b>: {len(c.models)} models × {len(c.inputs)} inputs"
+            f"{summary}<table class='oc-grid'><tr><th>input</th>{head}</tr>{''.join(rows)}</table>{more}</div>")

@@ -1,0 +1,61 @@
+"""``oc.setup()``: choose the profile and settings for this kernel, size the
+model memory budget for this machine, and print what was found.
+(Introduced in ``00_start_here.ipynb``.)"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from typing import Any
+
+from ..catalog.profiles import choose_profile
+from ..core import settings as core_settings
+from ..core.errors import MissingKeyError
+from ..core.secrets import Secret
+from ..core.settings import Settings, build_settings
+from ..engine.modelcache import model_cache
+
+_lock = threading.Lock()
+
+
+def setup(profile: str | None = None, *, verbose: bool = True, **options: Any) -> Settings:
+    """Choose the profile and settings for this kernel and print what was found.
+
+    ``profile``: ``"offline"``, ``"workshop"`` or ``"gpu"`` (default: the
+    ``OPENCLOSED_PROFILE`` variable, else ``workshop`` falling back to
+    ``offline`` when its models are neither on disk nor downloadable).
+    Options: ``device``, ``dtype``, ``threads``, ``cache_dir``,
+    ``response_cache`` (readwrite/read/write/off), ``max_spend_usd``,
+    ``local_usd_per_hour``, ``model_budget_gb`` (default: from this machine's
+    memory, or the GPU's), ``api_concurrency``, ``deadline_s``,
+    ``max_retries``, ``responses_path``, ``env_file``.
+    """
+    with _lock:
+        name, reason = choose_profile(profile)
+        s = core_settings.install(build_settings(name, reason, **options))
+        model_cache().set_budget(s.model_budget_gb)
+    if verbose:
+        print(s.report())
+    return s
+
+
+def get_settings() -> Settings:
+    """The active settings; the first call runs :func:`setup` quietly."""
+    s = core_settings.current()
+    if s is None:
+        with _lock:
+            s = core_settings.current()
+        if s is None:
+            s = setup(verbose=False)
+    return s
+
+
+def ask_for_key(name: str = "OPENAI_API_KEY") -> Secret:
+    """Type an API key without it being echoed or saved in the notebook."""
+    value = getpass.getpass(f"{name} (input hidden, not saved): ")
+    secret = Secret(value, "typed with ask_for_key()")
+    if not secret:
+        raise MissingKeyError(f"no {name} was typed", "run oc.ask_for_key() again and paste the key")
+    get_settings().keys[name] = secret
+    print(f"{name} = {secret.masked} stored for this kernel only")
+    return secret
