@@ -22,6 +22,7 @@ from .core.labelled_data import load_dataset, sentiment_data
 from .engine.loaded import Loaded
 from .engine.pricing import set_price
 from .engine.results import Comparison, ErrorInfo, Result, load
+from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
 from .session.estimate import estimate
@@ -30,7 +31,7 @@ from .session.setup import ask_for_key, get_settings, setup
 from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
-    "Comparison", "ComparePanel", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
+    "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
     "set_price", "setup", "unregister",

@@ -3,8 +3,10 @@ image on every device (the generator lives on the CPU)."""
 
 from __future__ import annotations
 
+import inspect
 import time
 
+from ..core.errors import DeadlineError
 from ..core.settings import Settings
 from ..engine.context import Item, RunContext, error_info, peak_memory
 from ..engine.loaded import Loaded, torch_dtype
@@ -15,12 +17,19 @@ LOCAL = True
 
 
 def load(spec, settings: Settings) -> Loaded:
-    import diffusers
+    from transformers.utils import logging as hf_logging
 
     started = time.perf_counter()
     files = model_files(spec, settings)
-    pipe = diffusers.DiffusionPipeline.from_pretrained(files.where, dtype=torch_dtype(settings.dtype),
-                                                       use_safetensors=True, **files.kwargs)
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "CLIPImageProcessor requires torchvision": not needed to draw, so not shown
+    try:
+        import diffusers
+
+        pipe = diffusers.DiffusionPipeline.from_pretrained(files.where, dtype=torch_dtype(settings.dtype),
+                                                           use_safetensors=True, **files.kwargs)
+    finally:
+        hf_logging.set_verbosity(before)
     pipe.set_progress_bar_config(disable=True)
     pipe = pipe.to(settings.device)
     return Loaded(spec, pipe, folder=files.where, dtype=settings.dtype, device=settings.device,
@@ -43,6 +52,17 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
             kwargs["height"] = kwargs["width"] = int(size)
         if p.get("negative_prompt"):
             kwargs["negative_prompt"] = p["negative_prompt"]
+        deadline = float(ctx.settings.deadline_s)
+        stopped = {"at_step": None}
+
+        def stop_at_deadline(pipeline, step, timestep, callback_kwargs):  # noqa: ARG001 - diffusers' signature
+            if time.perf_counter() - t0 > deadline:
+                stopped["at_step"] = step + 1
+                pipeline._interrupt = True  # diffusers skips the remaining steps
+            return callback_kwargs
+
+        if "callback_on_step_end" in inspect.signature(pipe.__call__).parameters:
+            kwargs["callback_on_step_end"] = stop_at_deadline
         with peak_memory(loaded.device) as mem:
             r.started_at = time.time()
             t0 = time.perf_counter()
@@ -51,6 +71,12 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
                     r.image = pipe(item[1], **kwargs).images[0]
             except Exception as exc:
                 r.error = error_info(exc)
+            if stopped["at_step"] is not None:
+                r.image = None  # half-denoised: not the image that was asked for
+                r.error = error_info(DeadlineError(
+                    f"stopped after {stopped['at_step']} of {kwargs['num_inference_steps']} steps: the "
+                    f"{deadline:g} s deadline passed", "use fewer steps or a smaller size, or raise "
+                    "oc.setup(deadline_s=...)"))
             r.latency_s = time.perf_counter() - t0
             r.ended_at = time.time()
         r.peak_memory_mb = mem["mb"]

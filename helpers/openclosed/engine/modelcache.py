@@ -1,5 +1,6 @@
 """Models stay loaded once per kernel, in a least-recently-used cache with a
-memory budget (default 1.5 GB, so Binder's 2 GB pod survives). Loading a model
+memory budget that :func:`openclosed.setup` derives from this machine (the
+container's memory limit, e.g. Binder's 2 GB pod, or the GPU's memory). Loading a model
 that does not fit evicts the least recently used ones and says so; a model
 larger than the whole budget is refused with a clear error."""
 

@@ -39,3 +39,8 @@ def usable_models(task: str, s: Settings | None = None) -> tuple[list[str], dict
             else:
                 ok.append(spec.name)
     return ok, not_ok
+
+
+def available_models(task: str) -> list[str]:
+    """Names of the models that can run ``task`` in this session (see :func:`why_not` for the others)."""
+    return usable_models(task)[0]
