@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -54,10 +53,7 @@ def test_tiny_causal_lm_chat_generate(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    t0 = time.perf_counter()
-    folder = tiny_models.build_tiny_causal_lm(tmp_path / "lm")
-    build_s = time.perf_counter() - t0
-    assert build_s < 30  # ~1-2 s on 2 cores; generous for a busy machine
+    folder = tiny_models.build_tiny_causal_lm(tmp_path / "lm")  # ~1-2 s on 2 cores
     assert _asset_info(folder)["random_weights"] is True
     assert assets.folder_size_mb(folder) < 5
 

@@ -22,7 +22,7 @@ from ..core.settings import Settings
 
 _lock = threading.Lock()
 _caches: dict[str, Any] = {}
-FORMAT = "openclosed-response-cache/1"
+FORMAT = "openclosed-response-cache/2"  # /2: keys include the endpoint actually called
 
 
 def _cache(folder: Path):
@@ -120,6 +120,9 @@ def import_cache(settings: Settings, path: str | Path) -> int:
     n = 0
     with gzip.open(path, "rt", encoding="utf-8") as f:
         header = json.loads(f.readline() or "{}")
+        if header.get("format") == "openclosed-response-cache/1":
+            raise OpenClosedError(f"{path} was recorded before answers carried their endpoint: its answers could "
+                                  "be replayed as another server's", "re-record it with oc.export_cache(path)")
         if header.get("format") != FORMAT:
             raise OpenClosedError(f"{path} is not an openclosed response cache", "export one with oc.export_cache(path)")
         for line in f:

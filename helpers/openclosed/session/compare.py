@@ -109,6 +109,8 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
     if len({s.name for s in specs}) != len(specs):
         raise BadInputError("the same model is listed twice", "list each model once")
     params = get_task(task).validate(params, settings)
+    if get_task(task).check_local and any(get_backend(s.backend).LOCAL for s in specs):
+        get_task(task).check_local(params, settings)
     rc = active_cache(settings, cache)
     manifest = _manifest(task, specs, params, rc, settings)
 
@@ -120,6 +122,7 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
     results: dict[tuple[str, int], Result] = {}
     label_maps: dict[str, dict[str, str]] = {}  # sentiment: each model's labels -> ours (kept with cached answers too)
     endpoints: dict[str, dict[str, Any]] = {}  # API models: where requests went, and how many
+    loaded_as: dict[str, dict[str, Any]] = {}  # local models: the folder, dtype and device that actually ran
     lock = threading.Lock()
 
     def store(r: Result, key: str | None, label_map: dict[str, str] | None = None,
@@ -151,15 +154,20 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
                 store(_from_entry(hit, spec, i, text), None, hit.get("label_map"))
             else:
                 pending.append((i, text))
-        if not pending:
-            return
         if endpoint:
             with lock:
-                endpoints[spec.name] = {"endpoint": endpoint, "requests": len(pending)}
+                endpoints[spec.name] = {"endpoint": endpoint, "inputs sent": len(pending),
+                                        "answered from the cache": len(texts) - len(pending)}
+        if not pending:
+            return
         ctx = RunContext(spec, task, dict(params), settings, on_partial=on_partial,
                          emit=lambda r: store(_mark(r, rc), keys.get(r.input_index), ctx.label_map, endpoint))
         try:
             ctx.loaded = load_model(spec) if backend.LOCAL else backend.load(spec, settings)
+            if backend.LOCAL:
+                loaded_as[spec.name] = {"folder": ctx.loaded.folder, "dtype": ctx.loaded.dtype,
+                                        "device": ctx.loaded.device, "random_weights": ctx.loaded.random_weights,
+                                        "stand_in": ctx.loaded.stand_in, "notes": list(ctx.loaded.notes)}
             backend.run(ctx.loaded, pending, ctx)
         except Exception as exc:  # the model failed as a whole: every input it owed gets the error
             for item in pending:
@@ -187,6 +195,8 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
         manifest["label_maps"] = {s.name: label_maps[s.name] for s in specs if s.name in label_maps}
     if endpoints:
         manifest["endpoints"] = endpoints
+    if loaded_as:
+        manifest["loaded"] = loaded_as
     manifest["models"], manifest["inputs"] = [s.name for s in specs], texts  # enough for oc.rerun(run.manifest)
     ordered = [results[(s.name, i)] for s in specs for i in range(len(texts))]
     return Comparison(task, [s.name for s in specs], texts, ordered, manifest)

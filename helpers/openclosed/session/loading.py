@@ -37,7 +37,8 @@ def fitting_dtype(spec: ModelSpec, s: Settings, dtype: str | None = None) -> tup
     need = estimate_bytes(spec, chosen)
     if need <= budget:
         return chosen, ""
-    if dtype is None and s.device == "cpu" and chosen == "float32" and estimate_bytes(spec, "bfloat16") <= budget:
+    forced = dtype is not None or s.dtype_reason == "chosen by you"
+    if not forced and s.device == "cpu" and chosen == "float32" and estimate_bytes(spec, "bfloat16") <= budget:
         return "bfloat16", (f"loaded in bfloat16: in float32 its {need / GB:.2f} GB of weights would not fit the "
                             f"{s.model_budget_gb:g} GB model budget (bfloat16 is slower on this CPU)")
     half = estimate_bytes(spec, "bfloat16")

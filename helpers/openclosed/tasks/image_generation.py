@@ -16,29 +16,45 @@ MAX_SIZE = {"cuda": 2048, "mps": 1024, "cpu": 1024}
 # (and attention with their square): sizes past MAX_SIZE would take many minutes per image here.
 
 
-def check_size(name: str, value: Any, settings: Settings) -> int | str:
-    """A square size in pixels (multiple of 8, from 64 to the device's limit), or an API size string "WxH"."""
+def sides(size: int | str | None) -> tuple[int, int] | None:
+    """(width, height) of a checked size, or None for the model's default ("auto" or None)."""
+    if size is None or size == "auto":
+        return None
+    if isinstance(size, str):
+        w, h = size.split("x")
+        return int(w), int(h)
+    return size, size
+
+
+def check_size(name: str, value: Any, _settings: Settings) -> int | str:
+    """A square size in pixels (a multiple of 8, at least 64), "WxH", or "auto"."""
     if isinstance(value, str):
         parts = value.lower().split("x")
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            return value.lower()
         if value == "auto":
             return value
-        raise BadParameterError(f"{name}={value!r} is not a size", f"pass {name}=512 (pixels) or {name}='1024x1024'")
-    if isinstance(value, bool) or not isinstance(value, int):
+        if not (len(parts) == 2 and all(p.isdigit() for p in parts)):
+            raise BadParameterError(f"{name}={value!r} is not a size", f"pass {name}=512 (pixels) or {name}='1024x1024'")
+        value = value.lower()
+    elif isinstance(value, bool) or not isinstance(value, int):
         raise BadParameterError(f"{name}={value!r} is not a size in pixels", f"pass a whole number such as {name}=512")
-    limit = MAX_SIZE.get(settings.device, 1024)
-    if value < 64 or value % 8:
-        raise BadParameterError(f"{name}={value} cannot be drawn: Stable Diffusion needs a multiple of 8, at least 64",
-                                f"use e.g. {name}={max(64, value - value % 8)}")
-    if value > limit:
-        megapixels = value * value / 1e6
-        raise BadParameterError(
-            f"{name}={value} is too large for this {settings.device.upper()}: {megapixels:.1f} megapixels per image, "
-            f"{(value / 512) ** 2:.0f}x the pixels of 512x512 (and attention grows faster than that); on CPU it "
-            "would take many minutes and gigabytes per image",
-            f"use {name} of at most {limit} on {settings.device}; draw small, then upscale")
+    for side in sides(value):
+        if side < 64 or side % 8:
+            raise BadParameterError(f"{name}={value!r} cannot be drawn: each side must be a multiple of 8, at least 64",
+                                    f"use e.g. {name}={max(64, side - side % 8)}")
     return value
+
+
+def check_local_size(params: dict[str, Any], settings: Settings) -> None:
+    """Refuse sizes this machine cannot draw in reasonable time and memory (local models only: APIs have their own)."""
+    wh = sides(params.get("size"))
+    limit = MAX_SIZE.get(settings.device, 1024)
+    if wh and max(wh) > limit:
+        megapixels = wh[0] * wh[1] / 1e6
+        raise BadParameterError(
+            f"size={params['size']!r} is too large for this {settings.device.upper()}: {megapixels:.1f} megapixels per "
+            f"image, {wh[0] * wh[1] / 512**2:.0f}x the pixels of 512x512 (and attention grows faster than that); "
+            "it would take many minutes and gigabytes per image",
+            f"use sizes of at most {limit} on {settings.device} for models that run here; draw small, then upscale")
 
 
 TASK = Task(
@@ -54,4 +70,5 @@ TASK = Task(
     input_help="one prompt",
     example="a watercolor painting of a lighthouse at dawn",
     billed_output_tokens=lambda params: IMAGE_OUTPUT_TOKENS,
+    check_local=check_local_size,
 )
