@@ -19,10 +19,7 @@ LOCAL = True
 BATCH_TOKENS = 4096  # padded tokens per forward pass: short texts go in big batches, long ones in small
 MAX_BATCH = 64
 LLM_TEXT_TOKENS = 512  # zero-shot: longer texts are cut to this many tokens before prompting
-# zero-shot batches are smaller: each row also carries the shared prefix's key/value cache (memory), and on
-# CPU they were as fast or faster (SmolLM2-135M, 180 bundled texts: 1024/32 took 19 s and no memory above
-# the loaded model, 4096/64 took 24 s and +320 MB)
-LLM_BATCH_TOKENS = 1024
+# zero-shot batches are smaller: each row also carries a copy of the shared prefix's key/value cache (memory)
 LLM_MAX_BATCH = 32
 MIN_SHARED_PREFIX = 8  # zero-shot: a prompt prefix shared by every input is run once when at least this long
 
@@ -63,16 +60,20 @@ def _max_len(loaded: Loaded) -> int:
 
 def _batches(lengths: list[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH) -> list[list[int]]:
     """Indices sorted by length (ties keep input order), cut into batches of
-    at most ``budget`` padded tokens and ``max_batch`` rows.
+    texts of the *same* length, at most ``budget`` tokens and ``max_batch`` rows.
 
-    Sorting means each batch holds texts of similar length, so almost no
-    compute goes to padding; results are put back in input order by the caller.
+    No padding at all: in bfloat16, padding changes the order of the sums
+    inside attention enough to move probabilities by ~0.01, so a text's
+    scores would depend on its neighbours. Rows of an unpadded batch are
+    computed independently. Results are put back in input order by the caller.
     """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     out: list[list[int]] = []
     for i in order:
-        if out and len(out[-1]) < max_batch and (len(out[-1]) + 1) * max(1, lengths[i]) <= budget:
-            out[-1].append(i)
+        last = out[-1] if out else None
+        if (last and lengths[last[0]] == lengths[i] and len(last) < max_batch
+                and (len(last) + 1) * max(1, lengths[i]) <= budget):
+            last.append(i)
         else:
             out.append([i])
     return out
@@ -149,14 +150,45 @@ def _shared_prefix(rows: list[list[int]]) -> int:
     return max(0, n)
 
 
+def _equal_length_batches(rows: list[list[int]], starts: list[int]) -> list[list[int]]:
+    """Indices grouped by (start, length) with no padding needed, at most LLM_MAX_BATCH rows each,
+    shortest first (ties keep input order)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (r, start) in enumerate(zip(rows, starts, strict=True)):
+        groups.setdefault((start, len(r)), []).append(i)
+    out = []
+    for key in sorted(groups, key=lambda k: (k[1] - k[0], k[0])):
+        members = groups[key]
+        out += [members[k:k + LLM_MAX_BATCH] for k in range(0, len(members), LLM_MAX_BATCH)]
+    return out
+
+
+def _template_prefix(tok) -> list[int]:
+    """The tokens every zero-shot prompt starts with whatever the text: the
+    common prefix of the prompts for a few unlike one-character texts. It
+    does not depend on the inputs, so a text is split the same way between
+    the cached prefix and its own tokens alone or among many."""
+    dummies = ["a", "Z", "1", "?", "\u00e9", "\U0001F600"]
+    prompts = [tok.apply_chat_template(zero_shot_messages(t), add_generation_prompt=True, tokenize=False)
+               for t in dummies]
+    rows = tok(prompts, add_special_tokens=False)["input_ids"]
+    n = _shared_prefix(rows)
+    return rows[0][:n] if n >= MIN_SHARED_PREFIX else []
+
+
 def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     """Label by comparing the next-token logits of the label words: no free
     text to parse, and a probability for each label.
 
-    Speed: the prompt's shared beginning (system message and instruction) is
-    run once and its key/value cache reused for every batch; the rest is
-    sorted by length and left-padded into batches; only the last position's
-    logits are computed. The scores equal those of one prompt at a time.
+    A text's scores must not depend on which other texts are in the call. In
+    bfloat16 they did (by ~0.01-0.03): padding and a prompt split between the
+    cached prefix and the rest that changed with the batch reorder the sums
+    inside attention, which flips roundings that grow over 30 layers. So:
+    the prompt template's own beginning (the same for every text) is run
+    once and its key/value cache reused; texts whose remaining tokens have
+    the same length run together with no padding at all (rows of a batch are
+    computed independently); and the label logits are taken in float32 from
+    the last hidden state. Scores are then the same alone or among many.
     """
     import copy
 
@@ -176,41 +208,59 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         notes.append(note)
     rows = tok(prompts, add_special_tokens=False)["input_ids"]
     prompt_tokens = [len(r) for r in rows]
-    shared = _shared_prefix(rows)
-    if shared < MIN_SHARED_PREFIX:
-        shared = 0
-    tails = [r[shared:] for r in rows]
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    select = [torch.tensor(v) for v in label_ids.values()]
+    prefix_ids = _template_prefix(tok)
+    shared = len(prefix_ids)
+    uses_prefix = [shared > 0 and len(r) > shared and r[:shared] == prefix_ids for r in rows]
+    # float32 label logits from the hidden state the output layer sees (unless the model post-processes logits)
+    cfg = model.config
+    head = model.get_output_embeddings()
+    fp32_head = head is not None and not any(
+        getattr(cfg, a, None) for a in ("final_logit_softcapping", "logit_scale", "logits_scaling"))
+    flat = [i for v in label_ids.values() for i in v]
+    groups, k = [], 0
+    for v in label_ids.values():
+        groups.append(slice(k, k + len(v)))
+        k += len(v)
+    if fp32_head:
+        w32 = head.weight[flat].float()
+        b32 = head.bias[flat].float() if getattr(head, "bias", None) is not None else None
+        seen: dict = {}
+        hook = head.register_forward_hook(lambda _m, args, _o: seen.__setitem__("h", args[0]))
     results: list = [None] * len(items)
-    with peak_memory(loaded.device) as mem:
-        with torch.inference_mode():
-            prefix = None
-            if shared:
-                prefix = model(input_ids=torch.tensor([rows[0][:shared]], device=loaded.device),
-                               use_cache=True).past_key_values
-            for batch in _batches([len(t) for t in tails], LLM_BATCH_TOKENS, LLM_MAX_BATCH):
-                width = max(len(tails[i]) for i in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):  # left padding: every prompt ends in the last column
-                    n = len(tails[i])
-                    ids[row, width - n:] = torch.tensor(tails[i])
-                    mask[row, width - n:] = 1
-                pos = shared + (mask.cumsum(-1) - 1).clamp(min=0)
-                kw = {}
-                if prefix is not None:
-                    past = copy.deepcopy(prefix)
-                    past.batch_repeat_interleave(len(batch))
-                    kw["past_key_values"] = past
-                    mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), mask], dim=1)
-                logits = model(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device),
-                               position_ids=pos.to(loaded.device), use_cache=prefix is not None,
-                               logits_to_keep=1, **kw).logits[:, -1, :].float().cpu()
-                per_label = torch.stack([logits[:, s].logsumexp(-1) for s in select], dim=-1).softmax(-1)
-                for row, i in enumerate(batch):
-                    results[i] = per_label[row].tolist()
-        ended = time.time()
+    try:
+        with peak_memory(loaded.device) as mem:
+            with torch.inference_mode():
+                prefix = None
+                if any(uses_prefix):
+                    prefix = model(input_ids=torch.tensor([prefix_ids], device=loaded.device),
+                                   use_cache=True).past_key_values
+                for batch in _equal_length_batches(rows, [shared if u else 0 for u in uses_prefix]):
+                    start = shared if uses_prefix[batch[0]] else 0
+                    n = len(batch)
+                    kw = {}
+                    if start:
+                        past = copy.deepcopy(prefix)
+                        if n > 1:
+                            past.batch_repeat_interleave(n)
+                        kw = {"past_key_values": past, "use_cache": True}
+                    width = len(rows[batch[0]])
+                    ids = torch.tensor([rows[i][start:] for i in batch], device=loaded.device)
+                    out = model(input_ids=ids, position_ids=torch.arange(start, width, device=loaded.device)[None]
+                                .expand(n, -1), logits_to_keep=1, **kw)
+                    if fp32_head:
+                        logits = seen.pop("h")[:, -1].float() @ w32.T
+                        if b32 is not None:
+                            logits = logits + b32
+                    else:
+                        logits = out.logits[:, -1].float()[:, flat]
+                    logits = logits.cpu()
+                    per_label = torch.stack([logits[:, g].logsumexp(-1) for g in groups], dim=-1).softmax(-1)
+                    for row, i in enumerate(batch):
+                        results[i] = per_label[row].tolist()
+            ended = time.time()
+    finally:
+        if fp32_head:
+            hook.remove()
     outs = []
     for i, p in enumerate(results):
         best = LABELS[max(range(len(LABELS)), key=p.__getitem__)]  # decided before rounding
@@ -220,8 +270,8 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     ctx.label_map = {
         "next token " + " | ".join(repr(tok.decode([i])) for i in ids): lab for lab, ids in label_ids.items()}
     emit_batch(ctx, items, outs, started, ended, mem["mb"],
-               note="zero-shot: next-token probabilities of the three label words"
-                    + (f"; the {shared}-token shared prompt prefix was computed once" if shared else ""))
+               note="zero-shot: next-token probabilities of the three label words (texts of equal length batched, no padding)"
+                    + (f"; the {shared}-token shared prompt prefix (the template's start) was computed once" if any(uses_prefix) else ""))
 
 
 def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
