@@ -11,7 +11,7 @@ export OPENCLOSED_CACHE_DIR ?= $(CURDIR)/.cache/openclosed
 PORT   ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test test-fast bench strip clean
+.PHONY: setup lab test test-fast bench rehearse strip clean
 
 setup: $(ASSETS)
 
@@ -47,6 +47,11 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_sentiment.py
+
+# The workshop profile without the Hub: random-weight stand-ins of its models (real configurations), every
+# notebook run under a 2 GB / 1 CPU cgroup (needs root), the peak memory per notebook and per model.
+rehearse: setup
+	$(PY) benchmarks/rehearse_profiles.py
 
 # Notebooks are committed without outputs.
 strip: $(DEPS)

@@ -11,6 +11,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
+from openclosed.testing.notebooks import outputs_text
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -25,16 +26,6 @@ def execute(path: Path, tmp_path: Path, env: dict[str, str] | None = None) -> nb
         os.environ.clear()
         os.environ.update(saved)
     return nb
-
-
-def outputs_text(nb: nbformat.NotebookNode) -> str:
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            data = out.get("data", {})
-            parts.append(data.get("text/html", "") + data.get("text/plain", ""))
-    return "\n".join(parts)
 
 
 @pytest.mark.notebook

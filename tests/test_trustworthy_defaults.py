@@ -41,6 +41,7 @@ def empty_hub_cache(tmp_path, monkeypatch):
     folder = tmp_path / "hf-hub"
     folder.mkdir()
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
+    oc.engine.modelcache.model_cache().clear()  # nor in memory, from an earlier test
     return folder
 
 

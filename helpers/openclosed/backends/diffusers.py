@@ -4,7 +4,9 @@ image on every device (the generator lives on the CPU)."""
 from __future__ import annotations
 
 import inspect
+import json
 import time
+from pathlib import Path
 
 from ..core.errors import DeadlineError
 from ..core.settings import Settings
@@ -26,15 +28,30 @@ def load(spec, settings: Settings) -> Loaded:
     try:
         import diffusers
 
+        extra, notes = _without_safety_checker(files.where)
         pipe = diffusers.DiffusionPipeline.from_pretrained(files.where, dtype=torch_dtype(settings.dtype),
-                                                           use_safetensors=True, **files.kwargs)
+                                                           use_safetensors=True, **files.kwargs, **extra)
     finally:
         hf_logging.set_verbosity(before)
     pipe.set_progress_bar_config(disable=True)
     pipe = pipe.to(settings.device)
     return Loaded(spec, pipe, folder=files.where, dtype=settings.dtype, device=settings.device,
                   load_s=time.perf_counter() - started, random_weights=files.random_weights,
-                  stand_in=files.stand_in, notes=[files.note] if files.note else [])
+                  stand_in=files.stand_in, notes=([files.note] if files.note else []) + notes)
+
+
+def _without_safety_checker(where: str) -> tuple[dict, list[str]]:
+    """Stable Diffusion 1.x folders ship a safety checker (a 300M-parameter CLIP vision model, 1.2 GB in
+    float32) that would not fit a 2 GB machine next to the pipeline: it is not loaded, and results say so."""
+    index = Path(where) / "model_index.json"
+    try:
+        entry = json.loads(index.read_text()).get("safety_checker")
+    except (OSError, ValueError):
+        return {}, []
+    if not entry or entry == [None, None]:
+        return {}, []
+    return ({"safety_checker": None, "requires_safety_checker": False},
+            ["the safety checker is not loaded (memory): images are not filtered for unsafe content"])
 
 
 def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:

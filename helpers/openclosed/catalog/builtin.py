@@ -38,7 +38,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
               ram_gb=1.0, license="Apache-2.0", profiles=("workshop",),
               notes="The workshop's chat model: 2.7x SmolLM2-135M, still CPU-sized."),
     ModelSpec("qwen2.5-3b", ("text-generation", "sentiment"), "open", "transformers",
-              "Qwen/Qwen2.5-3B-Instruct", "aa8e72537993ba99e69dfaafa59ed015b17504d1", arch="causal-lm", params_m=3090, size_mb=6170, ram_gb=7,
+              "Qwen/Qwen2.5-3B-Instruct", "aa8e72537993ba99e69dfaafa59ed015b17504d1", arch="causal-lm", params_m=3086, size_mb=6170, ram_gb=7,
               license="Qwen Research", profiles=("gpu",), notes="Needs a GPU to be pleasant."),
     ModelSpec("gpt-4o-mini", ("text-generation", "sentiment"), "closed", "openai", "gpt-4o-mini", None,
               source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from .hub import hub_models
+from .standins import remove_standin
 
 ALLOW = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*", "merges.txt", "vocab.*"]
 
@@ -23,6 +24,8 @@ def download(profile: str) -> list[str]:
 
     done = []
     for m in hub_models(profile):
+        if remove_standin(m):  # a download would otherwise keep the stand-in's files already in place
+            print(f"removed the random-weight stand-in of {m.name}", flush=True)
         print(f"downloading {m.name}: {m.ref}@{m.revision} (~{m.size_mb or '?'} MB)", flush=True)
         snapshot_download(m.ref, revision=m.revision or "main", allow_patterns=ALLOW)
         done.append(m.name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..core.machine import hub_reachable
 from ..core.settings import requested_profile
-from .hub import missing_hub_models
+from .hub import hub_models, missing_hub_models
+from .standins import standin_info
 
 
 def choose_profile(requested: str | None) -> tuple[str, str]:
@@ -15,6 +16,10 @@ def choose_profile(requested: str | None) -> tuple[str, str]:
         return name, "chosen" if chosen else "default"
     missing = missing_hub_models(name)
     if not missing:
+        stand_ins = [m.name for m in hub_models(name) if standin_info(m)]
+        if stand_ins:
+            return name, (f"its open models are on disk, but {', '.join(stand_ins)} are STAND-INS with random weights "
+                          "(a rehearsal: their outputs are meaningless)")
         return name, "all its open models are on disk"
     if hub_reachable():
         return name, f"{len(missing)} open model(s) will download from the Hub on first use"

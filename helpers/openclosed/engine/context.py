@@ -41,6 +41,7 @@ class RunContext:
         r = new_result(self.spec, self.task, *item)
         if self.loaded is not None:
             r.random_weights = r.random_weights or self.loaded.random_weights
+            r.stand_in = self.loaded.stand_in
             r.notes.extend(self.loaded.notes)
         return r
 

@@ -51,7 +51,10 @@ def result_cell(r: Result) -> str:
         meta.append(f"${r.cost_usd:.6f}")
     if r.cache in ("hit", "replay"):
         meta.append(f"<span class='oc-badge'>{r.cache}{' of ' + r.cached_at[:10] if r.cached_at else ''}</span>")
-    if r.random_weights:
+    if r.stand_in:
+        meta.append("<span class='oc-badge oc-random' title='random weights with this model&#39;s real configuration: "
+                    "a rehearsal without the Hub; the output is meaningless'>stand-in: random weights</span>")
+    elif r.random_weights:
         meta.append("<span class='oc-badge oc-random'>random weights</span>")
     parts.append("<div class='oc-meta'>" + " · ".join(m for m in meta if m) + "</div>")
     return "".join(parts)

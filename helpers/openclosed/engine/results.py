@@ -59,6 +59,7 @@ class Result:
     revision: str | None = None
     answered_by: str = ""  # the model that actually answered (API's reported model, folder, ...)
     random_weights: bool = False
+    stand_in: bool = False  # random weights with a real model's configuration (a rehearsal)
     started_at: float | None = None  # epoch seconds
     ended_at: float | None = None
     latency_s: float | None = None
@@ -106,6 +107,13 @@ class Result:
         scores = json.loads(d["scores"]) if _none_if_nan(d.get("scores")) else None
         notes = [n for n in str(_none_if_nan(d.get("notes")) or "").split("; ") if n]
         return cls(**kw, error=err, notes=notes, scores=scores, image=image)
+
+
+def weights_label(r: Result) -> str:
+    """" (stand-in, random weights)", " (random weights)" or "": what a user must know about the weights."""
+    if r.stand_in:
+        return " (stand-in, random weights)"
+    return " (random weights)" if r.random_weights else ""
 
 
 def _none_if_nan(v: Any) -> Any:
@@ -191,7 +199,7 @@ class Comparison:
             mems = [r.peak_memory_mb for r in rs if r.peak_memory_mb is not None]
             first = rs[0] if rs else None
             rows.append({
-                "model": first.model + (" (random weights)" if first and first.random_weights else "") if first else m,
+                "model": first.model + weights_label(first) if first else m,
                 "family": first.family if first else "",
                 "answered_by": ", ".join(sorted({r.answered_by for r in ok if r.answered_by})) or "-",
                 "inputs": len(rs), "ok": len(ok), "errors": len(rs) - len(ok),
