@@ -73,3 +73,24 @@ def test_register_refuses_to_shadow_a_model():
 def test_default_models_follow_the_profile():
     assert oc.catalog.default_models("sentiment", "offline") == ["vader", "minilm-lr", "smollm2-135m", "gpt-4o-mini"]
     assert "distilbert-sst2" in oc.catalog.default_models("sentiment", "workshop")
+
+
+def test_adding_a_backend_is_one_module_and_one_registry_line(monkeypatch):
+    from openclosed import backends
+
+    monkeypatch.setitem(backends.BACKENDS, "echo", "echo_backend")  # the one line (here: a module in tests/)
+    oc.register("echo-model", task="sentiment", model="any/name", revision="main", backend="echo")
+    run = oc.compare("sentiment", ["echo-model", "vader"], ["good stuff", "meh"], progress=False)
+    assert [r.output for r in run.results[:2]] == ["positive", "negative"]
+    assert run.result("echo-model", 0).notes[0] == "GOOD STUFF" and run.result("echo-model", 0).backend == "echo"
+    assert run.manifest["label_maps"]["echo-model"] == {"'good' in text": "positive", "otherwise": "negative"}
+    monkeypatch.setitem(backends.BACKENDS, "broken", "json")  # a module that is not a backend (it has load, not LOCAL or run)
+    with pytest.raises(OpenClosedError, match="lacks LOCAL, run"):
+        backends.get_backend("broken")
+
+
+def test_task_names_agree_between_catalog_and_tasks():
+    from openclosed.catalog.specs import TASKS as CATALOG_TASKS
+    from openclosed.tasks import TASKS
+
+    assert set(CATALOG_TASKS) == set(TASKS)

@@ -20,17 +20,22 @@ from types import ModuleType
 from ..core.errors import OpenClosedError
 
 BACKENDS = {
-    "vader": "vader",
-    "embedding": "embedding",
-    "transformers": "transformers",
-    "diffusers": "diffusers",
-    "openai": "openai",
+    "vader": ".vader",
+    "embedding": ".embedding",
+    "transformers": ".transformers",
+    "diffusers": ".diffusers",
+    "openai": ".openai",
 }
-"""Backend name -> module in this package (imported on first use)."""
+"""Backend name -> module (``.name``: in this package; or any importable module), imported on first use."""
 
 
 def get_backend(name: str) -> ModuleType:
     """The backend module called ``name`` (imported on first use)."""
     if name not in BACKENDS:
         raise OpenClosedError(f"unknown backend {name!r}", f"use one of {', '.join(BACKENDS)}")
-    return importlib.import_module(f"{__name__}.{BACKENDS[name]}")
+    module = importlib.import_module(BACKENDS[name], package=__name__)
+    missing = [attr for attr in ("LOCAL", "load", "run") if not hasattr(module, attr)]
+    if missing:
+        raise OpenClosedError(f"backend module {module.__name__} lacks {', '.join(missing)}",
+                              "a backend module defines LOCAL, load(spec, settings) and run(loaded, items, ctx)")
+    return module
