@@ -25,5 +25,6 @@ def choose_profile(requested: str | None) -> tuple[str, str]:
         return name, f"{len(missing)} open model(s) will download from the Hub on first use"
     return "offline", (
         f"the {name!r} profile needs {', '.join(missing)}, which are not on disk and the Hub cannot be reached; "
-        "using 'offline' (set OPENCLOSED_PROFILE=offline to skip this check)"
+        "using 'offline' (set OPENCLOSED_PROFILE=offline to skip this check; to rehearse the profile with "
+        f"random-weight stand-ins: python -m openclosed.catalog.standins --profile {name})"
     )

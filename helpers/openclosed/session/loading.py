@@ -1,7 +1,7 @@
 """Load open models once per kernel, through the model cache: the dtype
 chosen per device (and, on a CPU, bfloat16 instead of float32 when that is
 what fits the memory budget), safetensors only, no remote code.
-(``oc.load_model`` is introduced in ``00_start_here.ipynb``.)"""
+(``oc.load_model`` is described in the README, "Add a model".)"""
 
 from __future__ import annotations
 
