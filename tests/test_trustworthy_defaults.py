@@ -447,7 +447,8 @@ def test_fitting_dtype_under_a_2_gb_limit(monkeypatch, oc_settings):
 
     monkeypatch.delenv("OPENCLOSED_MODEL_BUDGET_GB", raising=False)
     monkeypatch.setenv("OPENCLOSED_MEMORY_LIMIT_GB", "2")
-    s = dataclasses.replace(_setup_cpu(oc_settings), dtype="float32")  # as on a CPU without native bfloat16
+    s = dataclasses.replace(_setup_cpu(oc_settings), dtype="float32",
+                            dtype_reason="CPU without native bfloat16")  # picked, not forced
     smol = oc.get_model("smollm2-360m")
     assert smol.params_m == 362
     dtype, note = fitting_dtype(smol, s)
