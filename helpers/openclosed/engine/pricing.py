@@ -11,6 +11,8 @@ from typing import Any
 from ..core.errors import OpenClosedError, SpendingCapError
 from ..core.settings import Settings
 
+IMAGE_OUTPUT_TOKENS = 1056  # output tokens of one 1024x1024 medium-quality gpt-image-1 image (estimates, spending cap)
+
 # $ per million tokens, set by the user: {"model id": (input, output)}
 _overrides: dict[str, tuple[float, float]] = {}
 _spend_lock = threading.Lock()

@@ -108,9 +108,10 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
     specs = [get_model(n, task) for n in names]
     if len({s.name for s in specs}) != len(specs):
         raise BadInputError("the same model is listed twice", "list each model once")
-    params = get_task(task).validate(params, settings)
-    if get_task(task).check_local and any(get_backend(s.backend).LOCAL for s in specs):
-        get_task(task).check_local(params, settings)
+    task_def = get_task(task)
+    params = task_def.validate(params, settings)
+    if task_def.check_local and any(get_backend(s.backend).LOCAL for s in specs):
+        task_def.check_local(params, settings)
     rc = active_cache(settings, cache)
     manifest = _manifest(task, specs, params, rc, settings)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from ..core.errors import BadParameterError
 from ..core.settings import Settings
+from ..engine.pricing import IMAGE_OUTPUT_TOKENS
 from .base import SEED, Task, int_between, number_between, text
 
-IMAGE_OUTPUT_TOKENS = 1056  # output tokens of one 1024x1024 medium-quality gpt-image-1 image (for estimates)
 MAX_SIZE = {"cuda": 2048, "mps": 1024, "cpu": 1024}
 # Measured on 2 CPU cores, float32: a 512x512 Stable Diffusion 1.x UNet step takes ~3-6 s; time grows with pixels
 # (and attention with their square): sizes past MAX_SIZE would take many minutes per image here.

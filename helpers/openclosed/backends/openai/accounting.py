@@ -14,8 +14,9 @@ from .client import DeadlinePassed
 from .errors import malformed_hint, map_error
 
 
-def reserve_estimate(spec, ctx: RunContext, text: str, out_tokens: int) -> float:
+def reserve_estimate(ctx: RunContext, text: str, out_tokens: int) -> float:
     """Count an estimate against the spending cap (closed models only); raises SpendingCapError."""
+    spec = ctx.spec
     if spec.family != "closed":
         return 0.0
     est, _ = api_cost(spec.ref, spec.provider, estimate_tokens(text) + 40, out_tokens)
@@ -24,8 +25,8 @@ def reserve_estimate(spec, ctx: RunContext, text: str, out_tokens: int) -> float
     return est
 
 
-def settle_cost(spec, ctx: RunContext, reserved: float, actual: float | None) -> None:
-    if spec.family == "closed":
+def settle_cost(ctx: RunContext, reserved: float, actual: float | None) -> None:
+    if ctx.spec.family == "closed":
         settle(ctx.settings, reserved, actual)
 
 
@@ -59,17 +60,17 @@ def call_failed(r: Result, t0: float, ctx: RunContext, client, reserved: float, 
     if isinstance(exc, DeadlinePassed):
         r.error = error_info(DeadlineError(f"no {what} within the {deadline:g} s deadline", deadline_hint))
         r.error.retryable = True
-        settle_cost(ctx.spec, ctx, reserved, None)  # the request may still be billed: keep the estimate
+        settle_cost(ctx, reserved, None)  # the request may still be billed: keep the estimate
     else:
         r.error = map_error(exc, ctx.spec, client)
-        settle_cost(ctx.spec, ctx, reserved, 0.0)
+        settle_cost(ctx, reserved, 0.0)
     return r
 
 
 def malformed(r: Result, ctx: RunContext, reserved: float, message: str) -> Result:
     """Fill ``r`` for an answer that came back but cannot be read."""
     r.error = ErrorInfo("MalformedResponse", message, malformed_hint(ctx.spec))
-    settle_cost(ctx.spec, ctx, reserved, None)
+    settle_cost(ctx, reserved, None)
     return r
 
 

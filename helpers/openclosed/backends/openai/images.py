@@ -9,16 +9,16 @@ from typing import Any
 
 from ...core.errors import SpendingCapError
 from ...engine.context import Item, RunContext, error_info
+from ...engine.pricing import IMAGE_OUTPUT_TOKENS
 from ...engine.results import Result
 from .accounting import call_failed, done, malformed, price, read_usage, reserve_estimate, settle_cost
 from .client import run_with_deadline
 
-IMAGE_OUTPUT_TOKENS = 1056  # output tokens of one 1024x1024 medium-quality gpt-image-1 image (for estimates)
 def image(spec, client, item: Item, ctx: RunContext) -> Result:
     p = ctx.params
     r = ctx.result(item)
     try:
-        reserved = reserve_estimate(spec, ctx, item[1], IMAGE_OUTPUT_TOKENS)
+        reserved = reserve_estimate(ctx, item[1], IMAGE_OUTPUT_TOKENS)
     except SpendingCapError as exc:
         r.error = error_info(exc)
         return r
@@ -59,7 +59,7 @@ def image(spec, client, item: Item, ctx: RunContext) -> Result:
     except Exception as exc:  # noqa: BLE001 - not an image
         return malformed(r, ctx, reserved, f"the response holds no readable image ({type(exc).__name__}: {exc})")
     price(spec, r)
-    settle_cost(spec, ctx, reserved, r.cost_usd)
+    settle_cost(ctx, reserved, r.cost_usd)
     return r
 
 

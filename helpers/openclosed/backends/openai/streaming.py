@@ -25,7 +25,7 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
     messages = ([{"role": "system", "content": p["system"]}] if p.get("system") else []) + [
         {"role": "user", "content": item[1]}]
     try:
-        reserved = reserve_estimate(spec, ctx, (p.get("system") or "") + item[1], max_tokens)
+        reserved = reserve_estimate(ctx, (p.get("system") or "") + item[1], max_tokens)
     except SpendingCapError as exc:
         r.error = error_info(exc)
         return r
@@ -127,10 +127,10 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
             failure.retryable = True
         if r.output_tokens is not None:
             price(spec, r)
-        settle_cost(spec, ctx, reserved, None if text else 0.0)
+        settle_cost(ctx, reserved, None if text else 0.0)
         return r
     price(spec, r)
-    settle_cost(spec, ctx, reserved, r.cost_usd)
+    settle_cost(ctx, reserved, r.cost_usd)
     return r
 
 

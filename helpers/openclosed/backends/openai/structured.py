@@ -40,7 +40,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     r = ctx.result(item)
     messages = zero_shot_messages(item[1])
     try:
-        reserved = reserve_estimate(spec, ctx, messages[0]["content"] + messages[1]["content"], SENTIMENT_MAX_TOKENS)
+        reserved = reserve_estimate(ctx, messages[0]["content"] + messages[1]["content"], SENTIMENT_MAX_TOKENS)
     except SpendingCapError as exc:
         r.error = error_info(exc)
         return r
@@ -80,7 +80,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     except (AttributeError, IndexError, TypeError) as exc:
         return malformed(r, ctx, reserved, f"the response has no choices/message ({type(exc).__name__})")
     price(spec, r)
-    settle_cost(spec, ctx, reserved, r.cost_usd)
+    settle_cost(ctx, reserved, r.cost_usd)
     r.output = content
     if plain:
         label = _first_label(content)
