@@ -3,16 +3,14 @@ zero-shot LLMs for sentiment, streaming chat generation for text."""
 
 from __future__ import annotations
 
-import threading
 import time
 
-from ..core.errors import DeadlineError
 from ..core.labels import LABELS, label_map, zero_shot_messages
 from ..core.settings import Settings
-from ..engine.context import Item, RunContext, emit_batch, error_info, peak_memory
+from ..engine.context import Item, RunContext, emit_batch, peak_memory
 from ..engine.loaded import Loaded, torch_dtype
-from ..engine.pricing import local_cost
 from .files import model_files
+from .transformers_chat import generate_chat
 
 LOCAL = True
 
@@ -48,8 +46,7 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     if ctx.task == "sentiment":
         (_classify if ctx.spec.arch == "classifier" else _zero_shot)(loaded, items, ctx)
     else:
-        for item in items:
-            _generate(loaded, item, ctx)
+        generate_chat(loaded, items, ctx)
 
 
 def _max_len(loaded: Loaded) -> int:
@@ -272,90 +269,3 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     emit_batch(ctx, items, outs, started, ended, mem["mb"],
                note="zero-shot: next-token probabilities of the three label words (texts of equal length batched, no padding)"
                     + (f"; the {shared}-token shared prompt prefix (the template's start) was computed once" if any(uses_prefix) else ""))
-
-
-def _generate(loaded: Loaded, item: Item, ctx: RunContext) -> None:
-    """Stream one chat answer; measure time to first token and tokens/s."""
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-    tok, model = loaded.tokenizer, loaded.model
-    p = ctx.params
-    r = ctx.result(item)
-    messages = ([{"role": "system", "content": p["system"]}] if p.get("system") else []) + [
-        {"role": "user", "content": item[1]}]
-    enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True,
-                                  return_tensors="pt").to(loaded.device)
-    r.input_tokens = int(enc["input_ids"].shape[-1])
-    stop = threading.Event()
-
-    class Deadline(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):  # noqa: ARG002
-            return stop.is_set()
-
-    class TimedStreamer(TextIteratorStreamer):
-        """Notes when the first generated token arrives (even one that decodes to no text)."""
-
-        first_token_at: float | None = None
-
-        def put(self, value):
-            if self.first_token_at is None and not self.next_tokens_are_prompt:
-                self.first_token_at = time.perf_counter()
-            super().put(value)
-
-    streamer = TimedStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=ctx.settings.deadline_s)
-    temperature = float(p.get("temperature") or 0.0)
-    gen = dict(**enc, max_new_tokens=int(p.get("max_tokens", 128)), streamer=streamer,
-               do_sample=temperature > 0, pad_token_id=tok.pad_token_id,
-               stopping_criteria=StoppingCriteriaList([Deadline()]))
-    if temperature > 0:
-        gen.update(temperature=temperature, top_p=float(p.get("top_p", 1.0)))
-    box: dict = {}
-    lock = loaded.extra.setdefault("lock", threading.Lock())
-
-    def work() -> None:
-        try:
-            with torch.inference_mode():
-                box["out"] = model.generate(**gen)
-        except Exception as exc:  # reported below, never lost
-            box["exc"] = exc
-            streamer.on_finalized_text("", stream_end=True)
-
-    text = ""
-    with lock, peak_memory(loaded.device) as mem:
-        torch.manual_seed(int(p.get("seed") or 0))
-        r.started_at = time.time()
-        t0 = time.perf_counter()
-        worker = threading.Thread(target=work, daemon=True)
-        worker.start()
-        try:
-            for piece in streamer:
-                text += piece
-                ctx.partial(item[0], text)
-                if time.perf_counter() - t0 > ctx.settings.deadline_s:
-                    stop.set()
-        except Exception as exc:  # the streamer's own timeout
-            box.setdefault("exc", exc)
-            stop.set()
-        worker.join()
-        end = time.perf_counter()
-        first = streamer.first_token_at
-    r.ended_at = time.time()
-    r.output, r.latency_s, r.peak_memory_mb = text, end - t0, mem["mb"]
-    r.ttft_s = (first - t0) if first else None
-    if "out" in box:
-        r.output_tokens = int(box["out"].shape[-1] - r.input_tokens)
-        r.finish_reason = "length" if r.output_tokens >= gen["max_new_tokens"] else "stop"
-        if r.output_tokens > 1 and first and end > first:
-            r.tokens_per_s = (r.output_tokens - 1) / (end - first)
-    r.cost_usd, r.cost_basis = local_cost(r.latency_s, ctx.settings.local_usd_per_hour)
-    if stop.is_set():
-        r.finish_reason = "deadline"
-        r.error = error_info(DeadlineError(
-            f"generation passed the {ctx.settings.deadline_s:g} s deadline; the partial text is kept",
-            "lower max_tokens, or raise oc.setup(deadline_s=...)"))
-    elif "exc" in box:
-        r.error = error_info(box["exc"])
-    ctx.emit(r)
-
-

@@ -35,6 +35,7 @@ class RunContext:
     on_partial: Callable[[str, int, str], None] | None = None  # (model, input index, text so far)
     loaded: Loaded | None = None
     label_map: dict[str, str] | None = None
+    cancel: threading.Event | None = None  # set by a Stop button: end streams now, keep the partial text
 
     def result(self, item: Item) -> Result:
         """A Result for ``item`` pre-filled with who is answering (stand-ins labelled as such)."""
@@ -45,13 +46,35 @@ class RunContext:
             r.notes.extend(self.loaded.notes)
         return r
 
-    def partial(self, index: int, text: str) -> None:
-        """Hand streamed text so far to the display callback (never raises)."""
+    @property
+    def cancelled(self) -> bool:
+        """True once the run's ``cancel`` event is set (the user pressed Stop)."""
+        return self.cancel is not None and self.cancel.is_set()
+
+    def partial(self, index: int, text: str, **stats: float | int | None) -> None:
+        """Hand streamed text so far to the display callback (never raises);
+        ``stats`` (``tokens``, ``ttft_s``, ``tokens_per_s``) ride along on a :class:`Partial`."""
         if self.on_partial is not None:
             try:
-                self.on_partial(self.spec.name, index, text)
+                self.on_partial(self.spec.name, index, Partial(text, **stats))
             except Exception:  # a display callback must never break a run
                 pass
+
+
+class Partial(str):
+    """Streamed text so far (a ``str``), with live counters measured the
+    same way for every family: ``tokens`` generated so far, ``ttft_s`` (call
+    start to first token) and ``tokens_per_s`` (from the first token to now)."""
+
+    tokens: int | None
+    ttft_s: float | None
+    tokens_per_s: float | None
+
+    def __new__(cls, text: str, tokens: int | None = None, ttft_s: float | None = None,
+                tokens_per_s: float | None = None) -> Partial:
+        obj = super().__new__(cls, text)
+        obj.tokens, obj.ttft_s, obj.tokens_per_s = tokens, ttft_s, tokens_per_s
+        return obj
 
 
 def new_result(spec, task: str, index: int, text: str) -> Result:
@@ -75,6 +98,15 @@ def error_info(exc: BaseException) -> ErrorInfo:
 def failed(spec, task: str, item: Item, exc: BaseException | ErrorInfo) -> Result:
     r = new_result(spec, task, *item)
     r.error = exc if isinstance(exc, ErrorInfo) else error_info(exc)
+    return r
+
+
+def stopped(r: Result, tokens: int) -> Result:
+    """Mark ``r`` as stopped by the user (Stop pressed), its partial text kept."""
+    r.finish_reason = "stopped"
+    r.error = ErrorInfo("Stopped", f"stopped by the user after {tokens} tokens; the partial text is kept"
+                        if tokens else "stopped by the user before this input started",
+                        "press Run again for a whole answer")
     return r
 
 

@@ -86,14 +86,19 @@ def _manifest(task: str, specs: list[ModelSpec], params: dict[str, Any], cache: 
 
 
 def compare(task: str, models: list[str] | str | None = None, inputs: list[str] | str | None = None, *,
-            cache: str | None = None, progress: bool = True, on_partial=None, **params: Any) -> Comparison:
+            cache: str | None = None, progress: bool = True, on_partial=None, cancel: threading.Event | None = None,
+            **params: Any) -> Comparison:
     """Run ``inputs`` through every model in ``models`` for ``task``.
 
     ``task``: ``"sentiment"``, ``"text-generation"`` or ``"image-generation"``.
     ``models``: catalog names (default: the active profile's models for the task).
     ``cache``: response-cache mode for this call (``readwrite``, ``read``,
     ``write``, ``off``; default from :func:`openclosed.setup`).
-    ``on_partial(model, input_index, text_so_far)`` receives streamed text.
+    ``on_partial(model, input_index, text_so_far)`` receives streamed text (a
+    :class:`~openclosed.engine.context.Partial`: a ``str`` with live ``tokens``,
+    ``ttft_s`` and ``tokens_per_s``). ``cancel``: a ``threading.Event``; once
+    set, streams end at the next token with their partial text kept and
+    marked stopped, and inputs not yet started are not run.
     Other keyword arguments are model parameters (``max_tokens``,
     ``temperature``, ``seed``, ``steps``, ``size``...) and are recorded in the
     manifest. Never raises for a model failure: see ``run.errors()``.
@@ -161,7 +166,7 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
                                         "answered from the cache": len(texts) - len(pending)}
         if not pending:
             return
-        ctx = RunContext(spec, task, dict(params), settings, on_partial=on_partial,
+        ctx = RunContext(spec, task, dict(params), settings, on_partial=on_partial, cancel=cancel,
                          emit=lambda r: store(_mark(r, rc), keys.get(r.input_index), ctx.label_map, endpoint))
         try:
             ctx.loaded = load_model(spec) if backend.LOCAL else backend.load(spec, settings)
