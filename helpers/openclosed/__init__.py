@@ -28,22 +28,27 @@ from .session.compare import compare, rerun
 from .session.estimate import estimate
 from .session.loading import load_model
 from .session.setup import ask_for_key, get_settings, setup
+from .session.sweep import sweep
 from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
     "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
-    "set_price", "setup", "unregister",
+    "set_price", "setup", "sweep", "unregister", "ChatPanel",
 ]
 
 
 def __getattr__(name: str):
-    """``oc.ComparePanel`` and ``oc.plots`` import ipywidgets / plotly only when first used."""
+    """``oc.ComparePanel``, ``oc.ChatPanel`` and ``oc.plots`` import ipywidgets / plotly only when first used."""
     if name == "ComparePanel":
         from .views.widgets import ComparePanel
 
         return ComparePanel
+    if name == "ChatPanel":
+        from .views.chat_panel import ChatPanel
+
+        return ChatPanel
     if name == "plots":
         import importlib
 

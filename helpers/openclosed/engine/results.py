@@ -73,6 +73,7 @@ class Result:
     cache: str = "miss"  # miss | hit | replay | off
     cached_at: str | None = None  # original ISO date of a cached/replayed answer
     finish_reason: str | None = None
+    system_fingerprint: str | None = None  # closed APIs: the backend configuration that answered (with a seed)
     notes: list[str] = field(default_factory=list)
     error: ErrorInfo | None = None
 

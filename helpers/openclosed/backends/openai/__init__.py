@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ...core.errors import MissingKeyError
 from ...core.labels import LABELS
 from ...core.settings import Settings
-from ...engine.context import Item, RunContext
+from ...engine.context import Item, RunContext, stopped
 from ...engine.loaded import Loaded
 from .client import api_key, client_for, endpoint_of, endpoint_semaphore
 from .errors import map_error
@@ -75,6 +75,9 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     one = CALLS[ctx.task]
 
     def do(item: Item) -> None:
+        if ctx.cancelled:  # Stop pressed: no new request is sent
+            ctx.emit(stopped(ctx.result(item), 0))
+            return
         with sem:
             try:
                 r = one(spec, client, item, ctx)

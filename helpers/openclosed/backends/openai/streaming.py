@@ -1,8 +1,11 @@
 """Text generation, always streamed, so time to first token and tokens/s are
-measured the same way as for local models. A wall-clock deadline is enforced
-here (the client's timeout is per read: a trickling stream would never time
-out) and a stream that ends without a finish reason is reported as cut, with
-the partial text kept."""
+measured the same way as for local models (client-side, from the call's start
+to the first token, and from the first token to the last). A wall-clock
+deadline is enforced here (the client's timeout is per read: a trickling
+stream would never time out), a stream that ends without a finish reason is
+reported as cut, and Stop (``ctx.cancel``) closes the stream within a tenth
+of a second; in all three the partial text is kept. The seed is sent and the
+``system_fingerprint`` the API returns is recorded on the result."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import time
 from typing import Any
 
 from ...core.errors import DeadlineError, SpendingCapError, StreamCutError
-from ...engine.context import Item, RunContext, error_info
+from ...engine.context import Item, RunContext, error_info, stopped
 from ...engine.results import Result
 from .accounting import max_tokens_arg, price, read_usage, reserve_estimate, settle_cost
 from .errors import map_error
@@ -36,6 +39,8 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
             kwargs[name] = float(p[name])
     if p.get("seed") is not None:
         kwargs["seed"] = int(p["seed"])
+    if p.get("stop"):
+        kwargs["stop"] = list(p["stop"])
     deadline = float(ctx.settings.deadline_s)
 
     chunks: queue.SimpleQueue = queue.SimpleQueue()
@@ -61,24 +66,33 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
                 except Exception:  # noqa: BLE001
                     pass
 
-    text, pieces, first, finish, failure = "", 0, None, None, None
+    text, pieces, first, finish, failure, halted = "", 0, None, None, None, False
     r.started_at = time.time()
     t0 = time.perf_counter()
     threading.Thread(target=reader, daemon=True, name=f"oc-stream-{spec.name}-{item[0]}").start()
+    def close() -> None:
+        stop.set()
+        stream = holder.get("stream")
+        if stream is not None:
+            try:  # wake a reader blocked on a silent connection
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+
     while True:
+        if ctx.cancelled:
+            close()
+            halted = True
+            break
         remaining = deadline - (time.perf_counter() - t0)
         try:
             if remaining <= 0:
                 raise queue.Empty
-            kind, value = chunks.get(timeout=remaining)
+            kind, value = chunks.get(timeout=min(remaining, 0.1))
         except queue.Empty:
-            stop.set()
-            stream = holder.get("stream")
-            if stream is not None:
-                try:  # wake a reader blocked on a silent connection
-                    stream.close()
-                except Exception:  # noqa: BLE001
-                    pass
+            if remaining > 0.1:
+                continue  # poll again: Stop is checked every tenth of a second
+            close()
             failure = error_info(DeadlineError(
                 f"the answer passed the {deadline:g} s deadline after {len(text)} characters; the partial text is kept",
                 "lower max_tokens, raise oc.setup(deadline_s=...), or check that the server is not overloaded"))
@@ -92,6 +106,8 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
         chunk = value
         if getattr(chunk, "model", None):
             r.answered_by = chunk.model
+        if getattr(chunk, "system_fingerprint", None):
+            r.system_fingerprint = chunk.system_fingerprint
         if getattr(chunk, "usage", None) is not None:
             read_usage(r, chunk.usage)
         for choice in getattr(chunk, "choices", None) or []:
@@ -102,7 +118,9 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
                     first = time.perf_counter()
                 text += piece
                 pieces += 1
-                ctx.partial(item[0], text)
+                now = time.perf_counter()
+                ctx.partial(item[0], text, tokens=pieces, ttft_s=first - t0,
+                            tokens_per_s=(pieces - 1) / (now - first) if pieces > 1 and now > first else None)
             if getattr(choice, "finish_reason", None):
                 finish = choice.finish_reason
     end = time.perf_counter()
@@ -116,6 +134,13 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
     if r.output_tokens and r.output_tokens > 1 and first is not None and end > first:
         r.tokens_per_s = (r.output_tokens - 1) / (end - first)
     r.finish_reason = finish
+    if halted:
+        stopped(r, r.output_tokens or pieces)
+        if r.output_tokens is None and pieces:
+            r.output_tokens = pieces
+        price(spec, r)
+        settle_cost(ctx, reserved, r.cost_usd if r.cost_usd is not None else None)
+        return r
     if failure is None and finish is None:
         failure = error_info(StreamCutError(
             f"the stream ended without a finish reason after {len(text)} characters; the partial text is kept",
