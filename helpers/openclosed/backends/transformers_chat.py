@@ -276,5 +276,5 @@ def _generate_batch(loaded: Loaded, items: list[Item], rows: list[list[int]], ct
                 f"generation passed the {deadline:g} s deadline; the partial text is kept",
                 "lower max_tokens, or raise oc.setup(deadline_s=...)"))
         elif failure is not None:
-            r.error = failure
+            r.error, r.finish_reason = failure, "error"
         ctx.emit(r)

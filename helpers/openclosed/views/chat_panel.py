@@ -26,6 +26,7 @@ import ipywidgets as widgets
 
 from ..catalog.registry import default_models
 from ..core.errors import OpenClosedError
+from ..engine.results import weights_label
 from ..session.availability import usable_models
 from ..session.compare import compare
 from ..session.setup import get_settings
@@ -238,7 +239,7 @@ class ChatPanel(widgets.VBox):
             elif r.error:
                 mark = f"<div style='color:#a40000'>{html.escape(str(r.error))}</div>"
             self.texts[m].value = f"<div style='white-space:pre-wrap'>{html.escape(str(r.output or ''))}</div>{mark}"
-            label = " (random weights)" if r.random_weights else ""
+            label = weights_label(r)
             self.stats[m].value = (f"<small>{stats_line(r.ttft_s, r.tokens_per_s, r.output_tokens, r.cost_usd)}"
                                    f"{html.escape(label)}</small>")
         errors = [r for r in run.results if r.error and r.finish_reason != "stopped"]
