@@ -16,7 +16,6 @@ Also the sampling arithmetic, on a real next-token distribution:
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,10 +254,10 @@ class NextTokenDistribution:
         return (STYLE + f"<div><b>{html.escape(self.model)}</b>: the next token after the prompt</div><ul>{rows}</ul>"
                 + self.table.to_html(index=False, float_format=lambda x: f"{x:.3f}"))
 
-
-def entropy_bits(probs) -> float:
-    """Shannon entropy of a probability vector, in bits."""
-    return float(-sum(p * math.log2(p) for p in probs if p > 0))
+    def __repr__(self) -> str:
+        kept = ", ".join(f"T={t:g}: {self.kept[t]:,}" for t in self.temperatures)
+        return (f"<NextTokenDistribution {self.model}: tokens top-p {self.top_p:g} keeps ({kept}) of {self.vocab_size:,}>\n"
+                + self.table.to_string(index=False))
 
 
 __all__ = ["ChatTemplate", "Inside", "NextTokenDistribution", "TokenStep", "TokenTrace", "prob_colour", "softmax_t",
