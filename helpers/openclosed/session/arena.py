@@ -157,6 +157,11 @@ class Arena:
         return self.votes_dir / f"{self.voter}.jsonl"
 
     @property
+    def n_votes(self) -> int:
+        """How many votes were cast in this arena (this kernel)."""
+        return len(self._votes)
+
+    @property
     def current(self) -> Round | None:
         return self.rounds[-1] if self.rounds else None
 

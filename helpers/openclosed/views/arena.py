@@ -167,7 +167,7 @@ class ArenaPanel(widgets.VBox):
             b.disabled = True
         rnd = self.arena.current
         self.reveal.value = _reveal_html(rnd.reveal(), winner)
-        self._set_status(f"Vote {len(self.arena._votes)} saved" + (f" to {self.arena.votes_file}" if self.arena.save else "")
+        self._set_status(f"Vote {self.arena.n_votes} saved" + (f" to {self.arena.votes_file}" if self.arena.save else "")
                          + ". Type another prompt or press New round.")
         self.update_board()
         return rec
