@@ -15,7 +15,6 @@ import pytest
 import torch
 
 import openclosed as oc
-from openclosed.core.errors import BadParameterError
 from openai_fakes import FAKE_KEY, FakeAPI, always, error_response, register_fake, use_key
 
 
