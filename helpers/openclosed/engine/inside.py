@@ -118,7 +118,7 @@ class TokenTrace:
             bg = prob_colour(s.prob) if s.prob is not None else "#eee"
             spans.append(f"<span class='oc-tok' style='background:{bg}' title='{html.escape(s.title(), quote=True)}'>"
                          f"{html.escape(visible(s.text))}</span>")
-        return "".join(spans)
+        return "<wbr>".join(spans)  # <wbr>: lines may break between tokens
 
     def column_html(self) -> str:
         head = f"<b>{html.escape(self.model)}</b> <span class='oc-meta'>({html.escape(self.family)}"
@@ -216,7 +216,7 @@ class ChatTemplate:
             bg = "#ffd8a8" if sp else ("#dbe9ff" if k % 2 == 0 else "#e6f4d7")
             out.append(f"<span class='oc-tok' style='background:{bg}' title='token {k}: id {i}{' (special)' if sp else ''}'>"
                        f"{html.escape(visible(t))}</span>")
-        return "".join(out)
+        return "<wbr>".join(out)
 
     def _repr_html_(self) -> str:
         n_special = sum(self.special)
