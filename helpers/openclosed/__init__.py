@@ -19,13 +19,18 @@ from .catalog.registry import get_model, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
 from .core.labelled_data import load_dataset, sentiment_data
+from .engine.inside import Inside
 from .engine.loaded import Loaded
+from .engine.ratings import bradley_terry, simulate_votes
+from .engine.votes import merge_votes
 from .engine.pricing import set_price
 from .engine.results import Comparison, ErrorInfo, Result, load
+from .session.arena import Arena, Contestant, arena_contestants, contestant
 from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
 from .session.estimate import estimate
+from .session.inside import chat_template, look_inside, next_token_distribution
 from .session.loading import load_model
 from .session.serving import ServedModel, serve
 from .session.setup import ask_for_key, get_settings, setup
@@ -33,11 +38,18 @@ from .session.sweep import sweep
 from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
+    "Arena", "ArenaPanel", "Contestant", "Inside", "arena_contestants", "bradley_terry", "chat_template", "contestant",
+    "leaderboard_plot", "look_inside", "merge_votes", "next_token_distribution", "sampling_plot", "simulate_votes",
+    "token_probability_plot", "winrate_plot",
     "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
     "serve", "ServedModel", "set_price", "setup", "sweep", "unregister", "ChatPanel",
 ]
+
+
+_LAZY_VIEWS = {"ArenaPanel": "arena", "leaderboard_plot": "arena", "winrate_plot": "arena",
+               "sampling_plot": "inside", "token_probability_plot": "inside"}
 
 
 def __getattr__(name: str):
@@ -54,4 +66,8 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.views.plots")
+    if name in _LAZY_VIEWS:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.views.{_LAZY_VIEWS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

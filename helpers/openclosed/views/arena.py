@@ -1,0 +1,205 @@
+"""The blind-arena panel and the leaderboard plots. They drive an
+:class:`~openclosed.session.arena.Arena` and read
+:class:`~openclosed.engine.ratings.Ratings`; no model logic or maths lives
+here. (Used in ``02b_inside_chat_models.ipynb``.)
+
+    panel = oc.ArenaPanel()          # type a prompt, New round, read A and B, vote; the board updates
+    oc.leaderboard_plot(ratings)     # ratings with 95% intervals as error bars
+    oc.winrate_plot(ratings)         # who beat whom, how often
+
+Usable from code too (tests, scripts)::
+
+    panel.prompt.value = "Explain rainbows"
+    panel.new_round()                # the same as pressing New round
+    panel.vote("A")                  # the same as pressing "A is better"
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..core.errors import OpenClosedError
+from ..engine.ratings import bradley_terry
+from ..session.arena import Arena
+
+_STREAM_EVERY_S = 0.15  # at most ~7 updates a second per side while streaming
+VOTE_BUTTONS = (("A", "👈 A is better"), ("B", "B is better 👉"), ("tie", "🤝 tie"), ("both bad", "👎 both bad"))
+
+
+def leaderboard_plot(ratings, title: str | None = None):
+    """Each contestant's Bradley-Terry rating with its 95% bootstrap interval
+    (error bars), best first; the title says how many votes and whether they
+    were SIMULATED."""
+    import plotly.graph_objects as go
+
+    t = ratings.table
+    fig = go.Figure(go.Scatter(
+        x=t["contestant"], y=t["rating"], mode="markers",
+        error_y={"type": "data", "symmetric": False, "array": (t["upper"] - t["rating"]).tolist(),
+                 "arrayminus": (t["rating"] - t["lower"]).tolist()},
+        marker={"size": 12, "color": "#2a9d8f"},
+        customdata=t[["lower", "upper", "votes", "wins", "losses", "ties", "both bad", "rank"]].to_numpy(),
+        hovertemplate=("<b>%{x}</b><br>rating %{y:.0f} (95%: %{customdata[0]:.0f} to %{customdata[1]:.0f})"
+                       "<br>rank %{customdata[7]}<br>%{customdata[2]} votes: %{customdata[3]} won, %{customdata[4]} lost,"
+                       " %{customdata[5]} ties, %{customdata[6]} both bad<extra></extra>")))
+    label = "SIMULATED votes" if ratings.simulated else "votes"
+    fig.update_layout(
+        title=title or (f"Leaderboard from {ratings.votes:,} {label}: Bradley–Terry rating, 95% bootstrap interval"
+                        f"<br><sup>{ratings.rounds} rounds, seed {ratings.seed}; 400 points = 10:1 odds; "
+                        "overlapping bars: the order between them is not settled</sup>"),
+        yaxis_title="rating (mean 1000)" if ratings.anchor is None else f"rating ({ratings.anchor} fixed)",
+        template="plotly_white", height=420, margin={"t": 90})
+    fig.add_hline(y=1000 if ratings.anchor is None else float(ratings.table.set_index("contestant").loc[ratings.anchor, "rating"]),
+                  line_dash="dot", line_color="#999")
+    return fig
+
+
+def winrate_plot(ratings, title: str | None = None):
+    """Pairwise win rates (row beat column; ties as half), with the number of votes on hover."""
+    import plotly.graph_objects as go
+
+    rates, games = ratings.win_rates, ratings.battles
+    order = [c for c in ratings.table["contestant"] if c in rates.index]
+    rates, games = rates.loc[order, order], games.loc[order, order]
+    text = [[("" if games.iloc[i, j] == 0 else f"{rates.iloc[i, j]:.0%}") for j in range(len(order))]
+            for i in range(len(order))]
+    fig = go.Figure(go.Heatmap(
+        z=rates.to_numpy(), x=order, y=order, zmin=0, zmax=1, colorscale="RdBu", text=text, texttemplate="%{text}",
+        customdata=games.to_numpy(), colorbar={"title": "win rate"},
+        hovertemplate="%{y} vs %{x}: won %{z:.0%} of %{customdata} votes<extra></extra>"))
+    label = "SIMULATED votes" if ratings.simulated else "votes"
+    fig.update_layout(title=title or f"Win rate of the row against the column ({ratings.votes:,} {label}; ties as half)",
+                      xaxis_title="against", yaxis_title="contestant", yaxis_autorange="reversed",
+                      template="plotly_white", height=380 + 20 * len(order))
+    return fig
+
+
+class ArenaPanel(widgets.VBox):
+    """Type a prompt and press **New round**: two anonymous answers, A (left)
+    and B (right), stream in. Vote; only then are the contestants revealed.
+    The leaderboard below updates after every vote (from every vote file in
+    the arena's votes folder).
+
+    ``arena``: an :class:`~openclosed.session.arena.Arena` (default: a new
+    one; keyword arguments such as ``voter=``, ``seed=``, ``votes_dir=`` are
+    passed to it). Attributes for code: ``prompt``, ``round_button``,
+    ``vote_buttons`` (winner -> Button), ``side_a``/``side_b`` (HTML),
+    ``reveal``, ``status``, ``board`` (an Output with the plots), ``arena``,
+    ``ratings`` (the last leaderboard)."""
+
+    def __init__(self, arena: Arena | None = None, *, prompt: str = "Explain in two sentences why the sky is blue.",
+                 **arena_kwargs: Any) -> None:
+        self.arena = arena if arena is not None else Arena(**arena_kwargs)
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", layout=widgets.Layout(width="620px", height="70px"))
+        self.round_button = widgets.Button(description="New round", button_style="primary", icon="random",
+                                           tooltip="draw two anonymous contestants and get both answers")
+        self.vote_buttons = {w: widgets.Button(description=label, disabled=True) for w, label in VOTE_BUTTONS}
+        box = {"width": "48%", "border": "1px solid #ccc", "padding": "6px", "min_height": "120px"}
+        self.side_a = widgets.HTML("<i>A</i>", layout=widgets.Layout(**box))
+        self.side_b = widgets.HTML("<i>B</i>", layout=widgets.Layout(**box))
+        self.reveal = widgets.HTML("")
+        self.status = widgets.HTML(f"<span style='color:#555'>{len(self.arena.contestants)} contestants: "
+                                   + ", ".join(html.escape(c.name) for c in self.arena.contestants)
+                                   + (f". Votes are saved to {html.escape(str(self.arena.votes_file))}."
+                                      if self.arena.save else ". Votes are kept in memory only.") + "</span>")
+        self.board = widgets.Output()
+        self.ratings = None
+        self._lock = threading.Lock()
+        self._shown_at: dict[str, float] = {}
+        self.round_button.on_click(lambda _b: self.new_round())
+        for w, b in self.vote_buttons.items():
+            b.on_click(lambda _b, w=w: self.vote(w))
+        super().__init__([self.prompt, self.round_button, widgets.HBox([self.side_a, self.side_b]),
+                          widgets.HBox(list(self.vote_buttons.values())), self.reveal, self.status, self.board])
+
+    # ------------------------------------------------------------ actions
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.value = f"<span style='color:{'#a40000' if error else '#333'}'>{html.escape(text)}</span>"
+
+    def _on_partial(self, side: str, text: str) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            if now - self._shown_at.get(side, 0.0) < _STREAM_EVERY_S:
+                return
+            self._shown_at[side] = now
+        target = self.side_a if side == "A" else self.side_b
+        target.value = _answer_html(side, text + "▌")
+
+    def new_round(self):
+        """Draw a pair, get both answers, enable the vote buttons; returns the Round (None if it could not start)."""
+        for b in self.vote_buttons.values():
+            b.disabled = True
+        self.round_button.disabled = True
+        self.reveal.value = ""
+        self.side_a.value, self.side_b.value = _answer_html("A", "…"), _answer_html("B", "…")
+        self._shown_at = {}
+        self._set_status("Both answers are being written…")
+        try:
+            rnd = self.arena.new_round(self.prompt.value, on_partial=self._on_partial)
+        except OpenClosedError as exc:
+            self._set_status(f"{type(exc).__name__}: {exc.message} — what to do: {exc.hint}", error=True)
+            return None
+        finally:
+            self.round_button.disabled = False
+        self.side_a.value = _answer_html("A", rnd.answer_a.output or "", rnd.answer_a.error)
+        self.side_b.value = _answer_html("B", rnd.answer_b.output or "", rnd.answer_b.error)
+        if rnd.ok:
+            for b in self.vote_buttons.values():
+                b.disabled = False
+            self._set_status(f"Round {rnd.number}: which answer is better? (who wrote them is shown after you vote)")
+        else:
+            self._set_status("A side failed, so this round cannot be voted on: press New round", error=True)
+        return rnd
+
+    def vote(self, winner: str):
+        """Vote on the current round, reveal the contestants and update the leaderboard; returns the vote."""
+        try:
+            rec = self.arena.vote(winner)
+        except OpenClosedError as exc:
+            self._set_status(f"{type(exc).__name__}: {exc.message} — what to do: {exc.hint}", error=True)
+            return None
+        for b in self.vote_buttons.values():
+            b.disabled = True
+        rnd = self.arena.current
+        self.reveal.value = _reveal_html(rnd.reveal(), winner)
+        self._set_status(f"Vote {self.arena.n_votes} saved" + (f" to {self.arena.votes_file}" if self.arena.save else "")
+                         + ". Type another prompt or press New round.")
+        self.update_board()
+        return rec
+
+    def update_board(self) -> None:
+        """Refit the leaderboard on the saved votes (all files in the votes folder) and redraw it."""
+        votes = self.arena.saved_votes() if self.arena.save else self.arena.votes()
+        if len(votes) == 0:
+            return
+        self.ratings = bradley_terry(votes, rounds=100, seed=self.arena.seed)
+        self.board.outputs = ()
+        self.board.append_display_data(leaderboard_plot(self.ratings))
+        if len(self.ratings.table) > 1:
+            self.board.append_display_data(winrate_plot(self.ratings))
+
+
+def _answer_html(side: str, text: str, error=None) -> str:
+    err = (f"<div style='color:#a40000'>{html.escape(str(error))}</div>") if error else ""
+    return f"<b>{side}</b><div style='white-space:pre-wrap'>{html.escape(text)}</div>{err}"
+
+
+def _reveal_html(reveal: dict[str, Any], winner: str) -> str:
+    parts = []
+    for side, info in reveal.items():
+        settings = ", ".join(f"{k}={v!r}" for k, v in info["settings"].items())
+        star = " ✔" if winner == side else ""
+        rw = " <b style='background:#ffe9b3'>random weights</b>" if info["random weights"] else ""
+        speed = f", {info['tokens/s']:.1f} tok/s" if info.get("tokens/s") else ""
+        parts.append(f"<div><b>{side}{star}</b> was <b>{html.escape(info['contestant'])}</b> "
+                     f"({html.escape(info['model'])}; {html.escape(settings)}; answered by "
+                     f"{html.escape(str(info['answered_by']))}{speed}){rw}</div>")
+    return "".join(parts)
+
+
+__all__ = ["ArenaPanel", "leaderboard_plot", "winrate_plot"]
