@@ -19,6 +19,7 @@ from .catalog.registry import get_model, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
 from .core.labelled_data import load_dataset, sentiment_data
+from .engine.breakeven import break_even, closed_usd_per_request
 from .engine.loaded import Loaded
 from .engine.pricing import set_price
 from .engine.results import Comparison, ErrorInfo, Result, load
@@ -28,11 +29,12 @@ from .session.compare import compare, rerun
 from .session.estimate import estimate
 from .session.loading import load_model
 from .session.setup import ask_for_key, get_settings, setup
+from .tasks.cascade import Cascade, cascade
 from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
-    "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
-    "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
+    "Cascade", "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
+    "__version__", "ask_for_key", "break_even", "cascade", "closed_usd_per_request", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
     "set_price", "setup", "unregister",
 ]
