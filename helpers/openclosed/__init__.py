@@ -28,6 +28,7 @@ from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
 from .session.estimate import estimate
 from .session.loading import load_model
+from .session.serving import ServedModel, serve
 from .session.setup import ask_for_key, get_settings, setup
 from .tasks.cascade import Cascade, cascade
 from .tasks.sentiment_eval import Evaluation, evaluate
@@ -36,7 +37,7 @@ __all__ = [
     "Cascade", "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "break_even", "cascade", "closed_usd_per_request", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
-    "set_price", "setup", "unregister",
+    "serve", "ServedModel", "set_price", "setup", "unregister",
 ]
 
 
