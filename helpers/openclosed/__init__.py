@@ -27,6 +27,7 @@ from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
 from .session.estimate import estimate
+from .session.explain import Explanation, explain, transparency
 from .session.loading import load_model
 from .session.serving import ServedModel, serve
 from .session.setup import ask_for_key, get_settings, setup
@@ -34,10 +35,10 @@ from .tasks.cascade import Cascade, cascade
 from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
-    "Cascade", "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
-    "__version__", "ask_for_key", "break_even", "cascade", "closed_usd_per_request", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
+    "Cascade", "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Explanation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
+    "__version__", "ask_for_key", "break_even", "cascade", "closed_usd_per_request", "compare", "estimate", "evaluate", "explain", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
-    "serve", "ServedModel", "set_price", "setup", "unregister",
+    "serve", "ServedModel", "set_price", "setup", "transparency", "unregister",
 ]
 
 
