@@ -92,3 +92,23 @@ def test_throughput_is_measured_from_a_real_run():
     assert [r.cache for r in again.results] == ["hit"] * 3
     t2 = throughput(again).set_index("model")  # cached answers measure nothing here
     assert t2.loc["vader", "measured inputs"] == 0 and t2.loc["vader", "items/s"] is None
+
+
+def test_chart_marks_the_break_even_point_and_the_panel_recomputes():
+    be = break_even(0.00002, 0.10, 0.5)
+    fig = oc.cost_plots.breakeven(be, volume=1_000_000)
+    marker = [t for t in fig.data if t.name == "break-even"]
+    assert marker and marker[0].x[0] == pytest.approx(3_650_000) and marker[0].y[0] == pytest.approx(73.0)
+    never = oc.cost_plots.breakeven(break_even(0.0001, 0.10, 10.0))
+    assert not [t for t in never.data if t.name == "break-even"]
+    assert any("no break-even" in a.text for a in never.layout.annotations)
+
+    panel = oc.BreakEvenPanel("gpt-4o-mini", tokens_per_s=20.0, input_tokens=60, output_tokens=150)
+    by_hand = (60 * 0.15 + 150 * 0.60) / 1e6
+    assert panel.current().closed_usd_per_request == pytest.approx(by_hand)
+    assert panel.current().seconds_per_request == pytest.approx(150 / 20.0)
+    panel.usd_per_hour.value = 0.5
+    assert panel.current().instance_usd_per_hour == 0.5
+    panel.instance.value = "gpu"
+    assert panel.current().instance_usd_per_hour == pytest.approx(INSTANCES["gpu"].usd_per_hour)
+    assert "break-even" in panel.note.value and "Left out" in panel.note.value
