@@ -53,6 +53,7 @@ def test_setup_switches_the_guard_and_the_error_names_host_and_model(guard_off):
     assert "'gpt-4o-mini'" in str(info.value) and "api.openai.com" in str(info.value)
     assert "oc.setup(local_only=False)" in info.value.hint
     netguard.check_url("http://127.0.0.1:8000/v1")  # loopback stays allowed
+    assert oc.setup("offline", verbose=False).local_only  # a later setup() does not switch it off by the way
     oc.setup("offline", local_only=False, verbose=False)
     assert not netguard.enabled()
     netguard.check_url("https://api.openai.com/v1")  # off: nothing is refused

@@ -31,8 +31,12 @@ def setup(profile: str | None = None, *, verbose: bool = True, **options: Any) -
     memory, or the GPU's), ``api_concurrency``, ``deadline_s``,
     ``max_retries``, ``responses_path``, ``env_file``, ``local_only``
     (True: refuse every connection beyond this machine, see
-    ``05_cost_privacy_transparency.ipynb``; also ``OPENCLOSED_LOCAL_ONLY=1``).
+    ``05_cost_privacy_transparency.ipynb``; also ``OPENCLOSED_LOCAL_ONLY=1``;
+    once on, it stays on through later ``setup()`` calls until
+    ``local_only=False`` is passed).
     """
+    if options.get("local_only") is None and netguard.enabled():
+        options["local_only"] = True  # the guard is switched off only on purpose: oc.setup(local_only=False)
     with _lock:
         name, reason = choose_profile(profile)
         s = core_settings.install(build_settings(name, reason, **options))
