@@ -57,7 +57,7 @@ _AWS_SOURCE = ("AWS EC2 On-Demand list price, us-east-1, Linux, as quoted in Fac
                "'Amazon EC2 On-Demand Pricing' (2026-06-17); check https://aws.amazon.com/ec2/pricing/on-demand/")
 
 INSTANCES: dict[str, Instance] = {
-    "cpu": Instance("AWS m7g.large (2 vCPU, 8 GiB, no GPU)", "cpu", 0.0816, "2026-06-17", _AWS_SOURCE),
+    "cpu": Instance("AWS m7g.large (2 Arm vCPU, 8 GiB, no GPU)", "cpu", 0.0816, "2026-06-17", _AWS_SOURCE),
     "gpu": Instance("AWS g5.xlarge (4 vCPU, 1x NVIDIA A10G 24 GB)", "gpu", 1.006, "2026-06-17", _AWS_SOURCE),
 }
 
