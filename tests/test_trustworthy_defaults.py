@@ -336,7 +336,10 @@ def test_cache_never_serves_one_endpoints_answer_as_anothers(monkeypatch, tmp_pa
     first = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
     assert [r.cache for r in first.results] == ["miss", "miss"] and all(r.ok for r in first.results)
     assert len(seen_a) == len(TEXTS)
-    assert first.manifest["endpoints"] == {"gpt-4o-mini": {"endpoint": url_a, "inputs sent": len(TEXTS), "answered from the cache": 0}}
+    assert first.manifest["endpoints"] == {"gpt-4o-mini": {
+        "endpoint": url_a, "inputs sent": len(TEXTS), "answered from the cache": 0, "requests": len(seen_a),
+        "input tokens": sum(r.input_tokens for r in first.results),
+        "output tokens": sum(r.output_tokens for r in first.results)}}
 
     monkeypatch.setenv("OPENAI_BASE_URL", url_b)  # another server, same model name
     second = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
@@ -348,6 +351,7 @@ def test_cache_never_serves_one_endpoints_answer_as_anothers(monkeypatch, tmp_pa
     third = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
     assert [r.cache for r in third.results] == ["hit", "hit"]
     assert len(seen_a) == len(TEXTS) and len(seen_b) == len(TEXTS)  # no request went anywhere
+    assert third.manifest["endpoints"]["gpt-4o-mini"]["requests"] == 0
 
     # export: each entry carries the endpoint that gave it
     path = tmp_path / "recorded.jsonl.gz"

@@ -60,3 +60,21 @@ class DeadlineError(OpenClosedError, TimeoutError):
 
 class StreamCutError(OpenClosedError):
     """A stream that ended without a finish reason (the connection broke)."""
+
+
+class LocalOnlyError(OpenClosedError, ConnectionRefusedError):
+    """A connection to a non-loopback address refused because ``oc.setup(local_only=True)`` is on.
+
+    ``host`` is the address that was refused and ``model`` the model that
+    tried (``None`` when the connection came from code outside a model run).
+    Nothing was sent: the guard refuses before the socket connects.
+    """
+
+    def __init__(self, host: str, model: str | None = None, what: str = "connect to") -> None:
+        self.host, self.model = host, model
+        who = f"model {model!r}" if model else "code outside any model run"
+        super().__init__(
+            f"local_only is on: {who} tried to {what} {host}, which is not this machine; refused, nothing was sent",
+            "use an open model that runs here (or one served on 127.0.0.1), replay recorded answers with "
+            "oc.import_cache(path), or switch the guard off with oc.setup(local_only=False)",
+        )

@@ -62,6 +62,7 @@ class Settings:
     api_concurrency: int = 8
     deadline_s: float = 120.0
     max_retries: int = 2
+    local_only: bool = False  # refuse every connection beyond this machine (core/netguard.py)
     responses_path: Path | None = None  # default: <cache_dir>/responses
     keys: dict[str, Secret] = field(default_factory=dict, repr=False)
 
@@ -100,6 +101,8 @@ class Settings:
             f"  models    : {self.models_dir}",
             f"  responses : {self.responses_dir} (cache mode: {self.response_cache})",
             f"  memory    : models in memory up to {self.model_budget_gb:g} GB ({self.budget_reason})",
+            "  network   : " + ("local only: connections beyond 127.0.0.1 are refused" if self.local_only
+                                else "open (oc.setup(local_only=True) refuses connections beyond 127.0.0.1)"),
             "  spending  : " + (f"API spend capped at ${self.max_spend_usd:g}" if self.max_spend_usd is not None
                                 else "no API spending cap (oc.setup(max_spend_usd=...))"),
             "  versions  : " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
@@ -168,6 +171,7 @@ def build_settings(profile: str, profile_reason: str = "", **overrides: Any) -> 
         response_cache=os.environ.get("OPENCLOSED_RESPONSE_CACHE", "readwrite"),
         max_spend_usd=_env_float("OPENCLOSED_MAX_SPEND_USD", None),
         local_usd_per_hour=_env_float("OPENCLOSED_LOCAL_USD_PER_HOUR", 0.10),
+        local_only=os.environ.get("OPENCLOSED_LOCAL_ONLY", "").lower() in ("1", "true", "yes"),
         model_budget_gb=budget,
         budget_reason=budget_reason,
         responses_path=Path(os.environ["OPENCLOSED_RESPONSES_DIR"]) if os.environ.get("OPENCLOSED_RESPONSES_DIR") else None,

@@ -24,6 +24,7 @@ from typing import Any
 from ..backends import get_backend
 from ..catalog.registry import default_models, get_model, register
 from ..catalog.specs import TASKS, ModelSpec
+from ..core import netguard
 from ..core.errors import BadInputError, OpenClosedError
 from ..core.settings import Settings, package_versions
 from ..engine.context import RunContext, failed
@@ -145,6 +146,10 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
             rc.put(key, dict(_entry(r), family=r.family, endpoint=endpoint, **extra))
 
     def run_one(spec: ModelSpec) -> None:
+        with netguard.attribute(spec.name):  # a connection refused by oc.setup(local_only=True) names the model
+            run_model(spec)
+
+    def run_model(spec: ModelSpec) -> None:
         backend = get_backend(spec.backend)
         endpoint = backend.endpoint(spec) if hasattr(backend, "endpoint") else None
         keys: dict[int, str] = {}
@@ -160,12 +165,27 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
                 store(_from_entry(hit, spec, i, text), None, hit.get("label_map"))
             else:
                 pending.append((i, text))
-        if endpoint:
+        if endpoint:  # where did the data go: filled in as the requests are sent
+            sent_before = backend.requests_sent(spec) if hasattr(backend, "requests_sent") else None
             with lock:
                 endpoints[spec.name] = {"endpoint": endpoint, "inputs sent": len(pending),
-                                        "answered from the cache": len(texts) - len(pending)}
+                                        "answered from the cache": len(texts) - len(pending),
+                                        "requests": 0, "input tokens": 0, "output tokens": 0}
         if not pending:
             return
+        try:
+            run_pending(spec, backend, pending, keys, endpoint)
+        finally:
+            if endpoint:
+                fresh = [r for (m, i), r in list(results.items()) if m == spec.name and r.cache in ("miss", "off")]
+                with lock:
+                    endpoints[spec.name].update({
+                        "requests": None if sent_before is None else backend.requests_sent(spec) - sent_before,
+                        "input tokens": sum(r.input_tokens or 0 for r in fresh),
+                        "output tokens": sum(r.output_tokens or 0 for r in fresh)})
+
+    def run_pending(spec: ModelSpec, backend, pending: list[tuple[int, str]], keys: dict[int, str],
+                    endpoint: str | None) -> None:
         ctx = RunContext(spec, task, dict(params), settings, on_partial=on_partial, cancel=cancel,
                          emit=lambda r: store(_mark(r, rc), keys.get(r.input_index), ctx.label_map, endpoint))
         try:

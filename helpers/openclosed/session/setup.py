@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from ..catalog.profiles import choose_profile
+from ..core import netguard
 from ..core import settings as core_settings
 from ..core.errors import MissingKeyError
 from ..core.secrets import Secret
@@ -28,12 +29,19 @@ def setup(profile: str | None = None, *, verbose: bool = True, **options: Any) -
     ``response_cache`` (readwrite/read/write/off), ``max_spend_usd``,
     ``local_usd_per_hour``, ``model_budget_gb`` (default: from this machine's
     memory, or the GPU's), ``api_concurrency``, ``deadline_s``,
-    ``max_retries``, ``responses_path``, ``env_file``.
+    ``max_retries``, ``responses_path``, ``env_file``, ``local_only``
+    (True: refuse every connection beyond this machine, see
+    ``05_cost_privacy_transparency.ipynb``; also ``OPENCLOSED_LOCAL_ONLY=1``;
+    once on, it stays on through later ``setup()`` calls until
+    ``local_only=False`` is passed).
     """
+    if options.get("local_only") is None and netguard.enabled():
+        options["local_only"] = True  # the guard is switched off only on purpose: oc.setup(local_only=False)
     with _lock:
         name, reason = choose_profile(profile)
         s = core_settings.install(build_settings(name, reason, **options))
         model_cache().set_budget(s.model_budget_gb)
+        netguard.set_enabled(s.local_only)
     if verbose:
         print(s.report())
     return s

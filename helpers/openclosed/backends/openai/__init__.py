@@ -33,12 +33,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ...core import netguard
 from ...core.errors import MissingKeyError
 from ...core.labels import LABELS
 from ...core.settings import Settings
 from ...engine.context import Item, RunContext, stopped
 from ...engine.loaded import Loaded
-from .client import api_key, client_for, endpoint_of, endpoint_semaphore
+from .client import api_key, client_for, endpoint_of, endpoint_semaphore, requests_sent
 from .errors import map_error
 from .images import image
 from .streaming import generate
@@ -54,7 +55,9 @@ def endpoint(spec) -> str:
 
 
 def load(spec, settings: Settings) -> Loaded:
-    """The client for ``spec``'s endpoint; a closed model without a key is refused before any request."""
+    """The client for ``spec``'s endpoint; a closed model without a key, or any
+    endpoint beyond this machine while ``local_only`` is on, is refused before any request."""
+    netguard.check_url(endpoint_of(spec), spec.name)
     secret = api_key(spec, settings)
     if secret is None:
         name = spec.api_key_env or "OPENAI_API_KEY"
@@ -78,7 +81,7 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         if ctx.cancelled:  # Stop pressed: no new request is sent
             ctx.emit(stopped(ctx.result(item), 0))
             return
-        with sem:
+        with sem, netguard.attribute(spec.name):
             try:
                 r = one(spec, client, item, ctx)
             except Exception as exc:  # a bug here must still give this input a result
@@ -95,4 +98,4 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         list(pool.map(do, items))
 
 
-__all__ = ["LOCAL", "SENTIMENT_SCHEMA", "endpoint", "load", "run"]
+__all__ = ["LOCAL", "SENTIMENT_SCHEMA", "endpoint", "load", "requests_sent", "run"]

@@ -5,6 +5,7 @@ calls (the client's own timeout is per read)."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import threading
@@ -19,6 +20,7 @@ SERVED_PLACEHOLDER_KEY = "not-needed"
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_sent: dict[tuple[str, str | None], int] = {}  # (request URL, "model" in its body) -> HTTP requests sent
 
 
 class DeadlinePassed(Exception):
@@ -37,6 +39,28 @@ def endpoint_semaphore(endpoint: str, limit: int) -> threading.BoundedSemaphore:
         if sem is None:
             sem = _semaphores[(endpoint, limit)] = threading.BoundedSemaphore(limit)
         return sem
+
+
+def _count_request(request) -> None:
+    """httpx request hook: count every HTTP request actually sent (retries and fallbacks included)."""
+    import json
+
+    model = None
+    try:
+        body = json.loads(request.content or b"{}")
+        model = body.get("model") if isinstance(body, dict) else None
+    except (ValueError, UnicodeDecodeError, RuntimeError):  # not JSON, or a streamed body
+        pass
+    url = str(request.url).split("?")[0]
+    with _lock:
+        _sent[(url, model)] = _sent.get((url, model), 0) + 1
+
+
+def requests_sent(spec) -> int:
+    """How many HTTP requests for ``spec`` (its endpoint and model id) this process has sent so far."""
+    prefix = endpoint_of(spec) + "/"
+    with _lock:
+        return sum(n for (url, model), n in _sent.items() if model == spec.ref and url.startswith(prefix))
 
 
 def api_key(spec, settings: Settings) -> Secret | str | None:
@@ -69,6 +93,10 @@ def client_for(spec, secret: Secret | str, settings: Settings):
     with _lock:
         client = _clients.get(ident)
         if client is None:
+            if http_client is None:
+                http_client = openai.DefaultHttpxClient(event_hooks={"request": [_count_request]})
+            elif _count_request not in http_client.event_hooks["request"]:
+                http_client.event_hooks["request"].append(_count_request)
             client = openai.OpenAI(
                 api_key=key, base_url=spec.base_url, max_retries=int(settings.max_retries),
                 # per read: never longer than the whole call may take
@@ -93,7 +121,8 @@ def run_with_deadline(fn, seconds: float):
         finally:
             done.set()
 
-    threading.Thread(target=work, daemon=True, name="oc-openai-call").start()
+    # the caller's context (which model is calling, for the local-only guard) goes with the call
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name="oc-openai-call").start()
     if not done.wait(max(0.0, seconds)):
         raise DeadlinePassed
     if "exc" in box:

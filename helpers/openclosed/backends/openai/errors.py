@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...core.errors import OpenClosedError
+from ...core.errors import LocalOnlyError, OpenClosedError
 from ...core.secrets import redact
 from ...engine.context import error_info
 from ...engine.results import ErrorInfo
@@ -40,11 +40,23 @@ def _served_models(client) -> list[str]:
         return []
 
 
+def _local_only_cause(exc: BaseException | None) -> LocalOnlyError | None:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, LocalOnlyError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def map_error(exc: BaseException, spec, client=None) -> ErrorInfo:
     """An exception from the client as an ErrorInfo that says what to do (never with a key)."""
     import openai
 
     where = f"the server at {spec.base_url}" if spec.base_url else "the OpenAI API"
+    refused = _local_only_cause(exc)
+    if refused is not None:  # the client wraps the guard's refusal in a connection error: show the refusal
+        return error_info(refused if refused.model else LocalOnlyError(refused.host, spec.name))
     if isinstance(exc, OpenClosedError):
         return error_info(exc)
     if isinstance(exc, openai.APIResponseValidationError):

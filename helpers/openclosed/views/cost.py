@@ -1,0 +1,164 @@
+"""Figures and a panel for the cost decisions of
+``05_cost_privacy_transparency.ipynb``: the break-even chart (closed API vs
+self-hosting, the crossing marked), its widget, and the cascade curve. They
+only draw what :mod:`openclosed.engine.breakeven` and
+:mod:`openclosed.tasks.cascade` computed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..engine.breakeven import BreakEven
+    from ..tasks.cascade import Cascade
+
+LEFT_OUT = ("Left out: idle hours and peak headroom beyond the utilisation you set, engineering and on-call time, "
+            "storage, network egress, redundancy, and the bigger batches a busy server runs at scale (which raise "
+            "its throughput above what this lab measured).")
+
+
+def _money(v: float) -> str:
+    return f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+
+
+def _volume(v: float) -> str:
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v / div:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", max_requests: float | None = None):
+    """Monthly cost against requests per month: the closed API's line, the
+    self-hosted staircase, the break-even point and ``volume`` marked."""
+    import plotly.graph_objects as go
+
+    top = max_requests or max(3 * (be.break_even_requests or 0), 2 * (volume or 0), be.requests_per_instance / 4)
+    df = be.curve(top)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=df["requests/month"], y=df["closed $/month"], name="closed API",
+                             line={"color": "#e76f51"}, hovertemplate="%{x:,.0f} req: $%{y:,.2f}<extra>closed</extra>"))
+    fig.add_trace(go.Scatter(x=df["requests/month"], y=df["self-hosted $/month"], name="self-hosted (whole instances)",
+                             line={"color": "#2a9d8f", "shape": "hv"},
+                             hovertemplate="%{x:,.0f} req: $%{y:,.2f}<extra>self-hosted</extra>"))
+    point = be.break_even_requests
+    if point is not None:
+        fig.add_trace(go.Scatter(x=[point], y=[be.closed_usd(point)], mode="markers+text", name="break-even",
+                                 marker={"size": 12, "color": "black", "symbol": "x"},
+                                 text=[f"break-even {_volume(point)}/month"], textposition="top left"))
+    else:
+        fig.add_annotation(x=0.02, y=0.98, xref="paper", yref="paper", xanchor="left", showarrow=False,
+                           text="no break-even: a fully busy instance costs more than its requests through the API")
+    if volume:
+        at = be.at(volume)
+        fig.add_vline(x=volume, line_dash="dot", line_color="gray")
+        fig.add_annotation(x=volume, y=1.0, yref="paper", showarrow=False, yanchor="bottom",
+                           text=f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
+                                f"self-hosted {_money(at['self-hosted $/month'])}")
+    fig.update_layout(title=title or "Monthly cost: closed API vs self-hosting", xaxis_title="requests per month",
+                      yaxis_title="$ per month", height=420, margin={"t": 70, "b": 90},
+                      legend={"orientation": "h", "y": -0.25})
+    fig.add_annotation(x=0, y=-0.38, xref="paper", yref="paper", showarrow=False, xanchor="left",
+                       font={"size": 10}, text="Left out: idle time, engineering, storage, egress, batching at scale")
+    return fig
+
+
+def cascade(c: Cascade):
+    """Accuracy against $ per 1,000 inputs for every threshold, the two models alone marked."""
+    import plotly.graph_objects as go
+
+    df = c.table
+    best = c.choose()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=df["$ per 1k"], y=df["accuracy"], mode="lines+markers", name="cascade",
+                             customdata=df[["threshold", "sent on"]].values,
+                             hovertemplate="threshold %{customdata[0]:.2f}<br>sent on %{customdata[1]:.0%}"
+                                           "<br>accuracy %{y:.1%}<br>$%{x:.4f} per 1k<extra></extra>"))
+    for label, d, colour in ((f"{c.first} alone", c.first_only, "#2a9d8f"),
+                             (f"{c.fallback} alone", c.fallback_only, "#e76f51")):
+        fig.add_trace(go.Scatter(x=[d["$ per 1k"]], y=[d["accuracy"]], mode="markers+text", name=label, text=[label],
+                                 textposition="bottom center", marker={"size": 12, "color": colour}))
+    fig.add_trace(go.Scatter(x=[best["$ per 1k"]], y=[best["accuracy"]], mode="markers", name="chosen threshold",
+                             marker={"size": 16, "symbol": "star", "color": "black"},
+                             hovertemplate=f"threshold {best['threshold']:.2f}<extra></extra>"))
+    fig.update_layout(title=f"Cascade {c.first} → {c.fallback}: accuracy vs cost across thresholds",
+                      xaxis_title="$ per 1,000 inputs", yaxis_title="accuracy", yaxis_tickformat=".0%", height=420)
+    return fig
+
+
+class BreakEvenPanel:
+    """Widgets for volume, input / output lengths, the closed model's price and
+    the instance price, redrawing :func:`breakeven` for one open model whose
+    throughput was measured (``items_per_s`` or ``tokens_per_s``)."""
+
+    def __init__(self, closed_model: str, *, items_per_s: float | None = None, tokens_per_s: float | None = None,
+                 input_tokens: int = 100, output_tokens: int = 5, volume: float = 1_000_000,
+                 instance: str = "cpu", title: str = "") -> None:
+        import ipywidgets as w
+
+        from ..engine.breakeven import INSTANCES, closed_usd_per_request
+
+        self._measured = {"items_per_s": items_per_s, "tokens_per_s": tokens_per_s}
+        self.title = title
+        pin_usd, self._basis = closed_usd_per_request(closed_model, 1_000_000, 0)
+        pout_usd, _ = closed_usd_per_request(closed_model, 0, 1_000_000)
+        style = {"description_width": "190px"}
+        lay = w.Layout(width="520px")
+        self.volume = w.FloatLogSlider(value=volume, base=10, min=3, max=10, step=0.05,
+                                       description="requests per month", style=style, layout=lay)
+        self.input_tokens = w.IntSlider(value=input_tokens, min=0, max=4000, step=10, description="input tokens",
+                                        style=style, layout=lay)
+        self.output_tokens = w.IntSlider(value=output_tokens, min=1, max=2000, step=1, description="output tokens",
+                                         style=style, layout=lay)
+        self.price_in = w.BoundedFloatText(value=pin_usd, min=0, max=1000, step=0.01,
+                                           description=f"{closed_model} $/M input", style=style, layout=lay)
+        self.price_out = w.BoundedFloatText(value=pout_usd, min=0, max=1000, step=0.01,
+                                            description=f"{closed_model} $/M output", style=style, layout=lay)
+        self.instance = w.Dropdown(options=[(i.label()[:90], k) for k, i in INSTANCES.items()], value=instance,
+                                   description="instance", style=style, layout=lay)
+        self.usd_per_hour = w.BoundedFloatText(value=INSTANCES[instance].usd_per_hour, min=0.0001, max=1000,
+                                               step=0.01, description="instance $/hour", style=style, layout=lay)
+        self.utilisation = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="utilisation",
+                                         style=style, layout=lay)
+        self.figure = w.Output()
+        self.note = w.HTML()
+        self.instance.observe(lambda ch: setattr(self.usd_per_hour, "value", INSTANCES[ch["new"]].usd_per_hour),
+                              names="value")
+        for c in (self.volume, self.input_tokens, self.output_tokens, self.price_in, self.price_out,
+                  self.usd_per_hour, self.utilisation):
+            c.observe(lambda _: self.redraw(), names="value")
+        self.widget = w.VBox([self.volume, self.input_tokens, self.output_tokens, self.price_in, self.price_out,
+                              self.instance, self.usd_per_hour, self.utilisation, self.note, self.figure])
+        self.redraw()
+
+    def current(self) -> BreakEven:
+        from ..engine.breakeven import break_even, seconds_per_request
+
+        closed = (self.input_tokens.value * self.price_in.value + self.output_tokens.value * self.price_out.value) / 1e6
+        if self._measured["tokens_per_s"]:
+            sec = seconds_per_request(tokens_per_s=self._measured["tokens_per_s"],
+                                      output_tokens=self.output_tokens.value)
+        else:
+            sec = seconds_per_request(items_per_s=self._measured["items_per_s"])
+        return break_even(closed, self.usd_per_hour.value, sec, utilisation=self.utilisation.value)
+
+    def redraw(self) -> None:
+        be = self.current()
+        at = be.at(self.volume.value)
+        point = be.break_even_requests
+        self.note.value = (
+            f"At {_volume(self.volume.value)} requests/month: closed {_money(at['closed $/month'])}, self-hosted "
+            f"{_money(at['self-hosted $/month'])} ({at['instances']} instance(s)); break-even "
+            + (f"{_volume(point)} requests/month" if point else "never (closed is cheaper at every volume)")
+            + f". <small>{LEFT_OUT}</small>")
+        fig = breakeven(be, volume=self.volume.value, title=self.title)
+        self.figure.clear_output(wait=True)
+        self.figure.append_display_data(fig)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+__all__ = ["LEFT_OUT", "BreakEvenPanel", "breakeven", "cascade"]
