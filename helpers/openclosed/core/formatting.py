@@ -173,6 +173,8 @@ def html_table(df, details: dict[int, str] | None = None, classes: str = "oc-gri
             s = str(v)
             if len(s) > 80:
                 cells.append(f"<td title='{html.escape(s, quote=True)}'>{html.escape(s[:77])}…</td>")
+            elif len(s) <= 16:  # a number with its unit stays on one line
+                cells.append(f"<td style='white-space:nowrap'>{html.escape(s)}</td>")
             else:
                 cells.append(f"<td>{html.escape(s)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
