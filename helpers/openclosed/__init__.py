@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 from .catalog.registry import get_model, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
+from .core.formatting import readable
 from .core.labelled_data import load_dataset, sentiment_data
 from .engine.loaded import Loaded
 from .engine.pricing import set_price
@@ -33,7 +34,7 @@ from .tasks.sentiment_eval import Evaluation, evaluate
 __all__ = [
     "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
-    "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
+    "import_cache", "load", "load_dataset", "load_model", "models", "plots", "readable", "register", "rerun", "sentiment_data",
     "set_price", "setup", "unregister",
 ]
 
