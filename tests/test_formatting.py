@@ -93,3 +93,15 @@ def test_report_cells_show_readable_numbers():
     assert not re.search(r"\$\d\.\d{6}\b", page.replace("$0.000001", ""))  # no fixed six-decimal dollars
     assert not re.search(r"\d\.\d+e-\d\d", page)
     assert re.search(r"\d+(\.\d)? (µs|ms|s)", page)
+
+
+def test_catalog_keeps_numbers_and_displays_readably():
+    import openclosed as oc
+
+    cat = oc.models(task="sentiment")
+    assert cat.set_index("name").loc["minilm-lr", "size (MB)"] > 1  # numbers for analysis
+    shown = cat._repr_html_()
+    assert "NaN" not in shown and "None" not in shown and "size on disk" in shown and " MB<" in shown
+    closed = cat.readable().set_index("name").loc["gpt-4o-mini"]
+    assert closed["parameters"] == "—" and closed["size on disk"] == "—"  # not applicable to an API model
+    assert all(n == full for n, full in zip(cat.readable()["notes"], cat["notes"]) if full)  # notes not cut

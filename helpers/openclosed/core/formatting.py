@@ -100,6 +100,21 @@ def rate(v: Any, unit: str = "") -> str:
     return text + (f" {unit}" if unit else "")
 
 
+def gigabytes(gb: Any) -> str:
+    """Memory given in GB, shown like :func:`memory_mb`."""
+    return NA if missing(gb) else memory_mb(float(gb) * 1024)
+
+
+def millions(v: Any) -> str:
+    """A parameter count given in millions: "135 M", "3.1 B"."""
+    if missing(v):
+        return NA
+    v = float(v)
+    if v == 0:
+        return "0"
+    return f"{v / 1000:.1f} B" if v >= 1000 else f"{v:.0f} M" if v >= 10 else f"{v:.2g} M"
+
+
 def score(v: Any) -> str:
     """A 0..1 score (accuracy, F1, kappa, confidence): three decimals."""
     return NA if missing(v) else f"{float(v):.3f}"
@@ -142,7 +157,21 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "accuracy (answered only)": ("accuracy (answered only)", score),
     "kappa vs gold": ("kappa vs gold", score),
     "confidence": ("confidence", score),
+    "params (M)": ("parameters", millions),
+    "size (MB)": ("size on disk", memory_mb),
+    "RAM (GB)": ("RAM needed", gigabytes),
 }
+
+# The look of the lab's tables (the HTML report and every readable table).
+STYLE = """<style>
+.oc-grid{border-collapse:collapse;font-size:13px}
+.oc-grid td,.oc-grid th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left;max-width:360px}
+.oc-err{color:#a40000;background:#fff0f0}
+.oc-meta{color:#666;font-size:11px}
+.oc-badge{display:inline-block;padding:0 4px;border-radius:3px;background:#eef;font-size:11px}
+.oc-random{background:#ffe9b3}
+.oc-details td{font-size:12px;white-space:pre-wrap}
+</style>"""
 
 
 def readable(df, drop: tuple[str, ...] = (), drop_empty: bool = True):
@@ -160,10 +189,10 @@ def readable(df, drop: tuple[str, ...] = (), drop_empty: bool = True):
 
 
 def html_table(df, details: dict[int, str] | None = None, classes: str = "oc-grid",
-               details_label: str = "error") -> str:
+               details_label: str = "error", max_chars: int = 80) -> str:
     """``df`` (already readable text) as an HTML table. ``details`` maps a row
     position to a long text (an error in full): shown under that row in a full-
-    width cell, so nothing is cut off; cells longer than 80 characters show
+    width cell, so nothing is cut off; cells longer than ``max_chars`` show
     their start and keep the whole text on hover."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
@@ -171,8 +200,8 @@ def html_table(df, details: dict[int, str] | None = None, classes: str = "oc-gri
         cells = []
         for v in values:
             s = str(v)
-            if len(s) > 80:
-                cells.append(f"<td title='{html.escape(s, quote=True)}'>{html.escape(s[:77])}…</td>")
+            if len(s) > max_chars:
+                cells.append(f"<td title='{html.escape(s, quote=True)}'>{html.escape(s[:max_chars - 3])}…</td>")
             elif len(s) <= 16:  # a number with its unit stays on one line
                 cells.append(f"<td style='white-space:nowrap'>{html.escape(s)}</td>")
             else:

@@ -6,21 +6,14 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from ..core.formatting import STYLE as _STYLE
 from ..core.formatting import duration, money, rate
 from .images import image_to_b64
 
 if TYPE_CHECKING:
     from .results import Comparison, Result
 
-STYLE = """<style>
-.oc-grid{border-collapse:collapse;font-size:13px}
-.oc-grid td,.oc-grid th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left;max-width:360px}
-.oc-err{color:#a40000;background:#fff0f0}
-.oc-meta{color:#666;font-size:11px}
-.oc-badge{display:inline-block;padding:0 4px;border-radius:3px;background:#eef;font-size:11px}
-.oc-random{background:#ffe9b3}
-.oc-details td{font-size:12px;white-space:pre-wrap}
-</style>"""
+STYLE = _STYLE  # re-exported for the task views
 
 
 def result_cell(r: Result) -> str:

@@ -12,9 +12,7 @@ sort) is a plain DataFrame of numbers.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from ..core.formatting import html_table, readable
+from ..core.tables import ReadableFrame
 
 # Columns that do not mean anything for a task, whatever their values.
 NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
@@ -24,32 +22,9 @@ NOT_FOR_TASK: dict[str, tuple[str, ...]] = {
 ERROR_COLUMN = "first error"
 
 
-class Summary(pd.DataFrame):
+class Summary(ReadableFrame):
     """One row per model (see :meth:`Comparison.summary`): raw numbers, readable display."""
-
-    _metadata = ["task"]
-
-    @property
-    def _constructor(self):
-        return pd.DataFrame  # derived tables are plain DataFrames of numbers
-
-    def readable(self) -> pd.DataFrame:
-        """The summary as text for people: formatted values and names, no
-        empty or meaningless columns, and the first error in full."""
-        drop = NOT_FOR_TASK.get(getattr(self, "task", None) or "", ())
-        return readable(pd.DataFrame(self), drop=drop)
-
-    def _repr_html_(self, style: bool = True) -> str:
-        from .report import STYLE
-
-        drop = NOT_FOR_TASK.get(getattr(self, "task", None) or "", ()) + (ERROR_COLUMN,)
-        shown = readable(pd.DataFrame(self), drop=drop)
-        errors = self[ERROR_COLUMN].tolist() if ERROR_COLUMN in self.columns else []
-        details = {i: str(e) for i, e in enumerate(errors) if e}
-        return (STYLE if style else "") + html_table(shown, details=details, details_label="first error")
 
 
 def make_summary(rows: list[dict], task: str) -> Summary:
-    s = Summary(rows)
-    s.task = task
-    return s
+    return Summary.of(rows, drop_columns=NOT_FOR_TASK.get(task, ()), details_column=ERROR_COLUMN)
