@@ -42,7 +42,7 @@ test: setup
 
 test-fast: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -m "not server and not notebook" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not server and not notebook and not browser" $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/bench_compare.py

@@ -1,6 +1,9 @@
 """The project's own files agree with each other."""
 
 import re
+from pathlib import Path
+
+import pytest
 
 
 from conftest import ROOT
@@ -38,3 +41,88 @@ def test_readme_names_the_two_commands_and_the_ci_calls_one():
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme and "mybinder.org" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+# --------------------------------------------------------------------------- pins: one truth, everywhere
+def _req_pins(name: str) -> dict[str, str]:
+    return _pins((ROOT / name).read_text().splitlines())
+
+
+def test_every_requirement_is_pinned_exactly():
+    for name in ("requirements.txt", "requirements-test.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if line and not line.startswith("-"):
+                assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==\S+$", line), f"{name}: pin {line!r} exactly (name==version)"
+
+
+def test_test_requirements_do_not_contradict_the_runtime_pins():
+    run, test = _req_pins("requirements.txt"), _req_pins("requirements-test.txt")
+    clash = {k: (run[k], test[k]) for k in run.keys() & test.keys() if run[k] != test[k]}
+    assert not clash, f"pinned differently in requirements.txt and requirements-test.txt: {clash}"
+
+
+def test_binder_environment_matches_requirements_and_python():
+    """What mybinder.org builds (binder/environment.yml) is exactly the pinned run-time set, for the same
+    Python that pyproject.toml declares, and the extra package postBuild installs is the Makefile's pin."""
+    binder_env = (ROOT / "binder" / "environment.yml").read_text()
+    env = _pins(binder_env.splitlines())
+    env["torch"] = env["torch"].replace("+cpu", "")
+    assert env == _req_pins("requirements.txt")
+    python = re.search(r"^\s*-\s*python=(\d+\.\d+)", binder_env, re.M)
+    requires = re.search(r'requires-python\s*=\s*">=(\d+\.\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert python and requires and tuple(map(int, python.group(1).split("."))) >= tuple(
+        map(int, requires.group(1).split(".")))
+    extra = set(re.findall(r"([A-Za-z0-9_.\-]+==[\w.]+)", (ROOT / "binder" / "postBuild").read_text()))
+    make_extra = set(re.findall(r"([A-Za-z0-9_.\-]+==[\w.]+)", (ROOT / "Makefile").read_text()))
+    assert extra and extra <= make_extra, f"binder/postBuild installs {extra}, the Makefile {make_extra}"
+
+
+# --------------------------------------------------------------------------- notebooks: goals, time, neighbours
+SEQUENCE = ["00_start_here", "01_sentiment", "02_text_generation", "02b_inside_chat_models", "03_image_generation",
+            "04_customize", "05_cost_privacy_transparency"]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _cells(path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4).cells
+
+
+def test_every_notebook_is_in_the_sequence():
+    extra = [p.stem for p in NOTEBOOKS if p.stem not in SEQUENCE]
+    assert not extra, f"add {extra} to SEQUENCE in tests/test_project_files.py, with links from its neighbours"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_opens_with_goals_time_and_links_to_its_neighbours(path):
+    cells = _cells(path)
+    first, last = cells[0], cells[-1]
+    assert first.cell_type == "markdown" and last.cell_type == "markdown"
+    assert re.search(r"(?i)learning goals|you will learn", first.source), f"{path.name}: open with learning goals"
+    assert re.search(r"(?i)\btime\b.*?\d+\s*(min|minutes|h)\b", first.source), \
+        f"{path.name}: say in the first cell how long it takes (e.g. **Time:** about 20 minutes)"
+    i = SEQUENCE.index(path.stem) if path.stem in SEQUENCE else pytest.fail(f"{path.stem} not in SEQUENCE")
+    neighbours = ([SEQUENCE[i - 1]] if i > 0 else []) + ([SEQUENCE[i + 1]] if i + 1 < len(SEQUENCE) else [])
+    for cell, where in ((first, "first"), (last, "last")):
+        for n in neighbours:
+            assert f"]({n}.ipynb)" in cell.source, f"{path.name}: link to {n}.ipynb in its {where} cell"
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            for target in re.findall(r"\]\(([^)#?]+\.ipynb)", cell.source):
+                assert Path(target).stem in SEQUENCE, f"{path.name} links to {target}, not a notebook of the lab"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_has_hidden_solutions_and_a_summary_computed_from_the_run(path):
+    cells = _cells(path)
+    solutions = [c for c in cells if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+    assert solutions, f"{path.name}: exercises need solution cells tagged 'solution'"
+    assert all(c.metadata.get("jupyter", {}).get("source_hidden") for c in solutions), \
+        f"{path.name}: hide solution cells (metadata jupyter.source_hidden)"
+    heads = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
+             and re.search(r"(?im)^#+ .*(summary|what you (have )?(seen|learned|saw))", c.source)]
+    assert heads, f"{path.name}: end with a summary section"
+    after = [c for c in cells[heads[-1]:] if c.cell_type == "code" and c.source.strip()]
+    assert after, f"{path.name}: the summary's numbers must come from the run (a code cell in the summary section)"

@@ -65,11 +65,12 @@ def default_models(task: str, profile: str) -> list[str]:
 
 
 def models(task: str | None = None, profile: str | None = None):
-    """The catalog as a pandas DataFrame, one row per model.
+    """The catalog as a pandas DataFrame, one row per model (raw numbers; shown
+    readably in a notebook: sizes in MB or GB, "—" where not applicable).
 
     ``task`` filters by task; ``profile`` keeps only that profile's defaults.
     """
-    import pandas as pd
+    from ..core.tables import ReadableFrame
 
     if task is not None and task not in TASKS:
         raise OpenClosedError(f"unknown task {task!r}", f"use one of {', '.join(TASKS)}")
@@ -83,7 +84,9 @@ def models(task: str | None = None, profile: str | None = None):
             "RAM (GB)": m.ram_gb, "license": m.license, "profiles": ", ".join(m.profiles) or "(registered)",
             "notes": m.notes,
         })
-    return pd.DataFrame(rows)
+    return ReadableFrame.of(rows, max_chars=400, columns=None if rows else [
+        "name", "tasks", "family", "backend", "ref", "revision", "params (M)", "size (MB)", "RAM (GB)", "license",
+        "profiles", "notes"])
 
 
 def register(

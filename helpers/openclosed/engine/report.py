@@ -6,27 +6,14 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from ..core.formatting import STYLE as _STYLE
+from ..core.formatting import duration, money, rate
 from .images import image_to_b64
 
 if TYPE_CHECKING:
     from .results import Comparison, Result
 
-STYLE = """<style>
-.oc-grid{border-collapse:collapse;font-size:13px}
-.oc-grid td,.oc-grid th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left;max-width:360px}
-.oc-err{color:#a40000;background:#fff0f0}
-.oc-meta{color:#666;font-size:11px}
-.oc-badge{display:inline-block;padding:0 4px;border-radius:3px;background:#eef;font-size:11px}
-.oc-random{background:#ffe9b3}
-</style>"""
-
-
-def _fmt(v, unit: str = "", digits: int = 3) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.{digits}g}{unit}"
-    return f"{v}{unit}"
+STYLE = _STYLE  # re-exported for the task views
 
 
 def result_cell(r: Result) -> str:
@@ -42,13 +29,13 @@ def result_cell(r: Result) -> str:
         if r.confidence is not None:
             text = f"<b>{text}</b> ({r.confidence:.2f})"
         parts.append(text if r.task == "sentiment" else f"<div style='white-space:pre-wrap'>{text}</div>")
-    meta = [f"{_fmt(r.latency_s, ' s')}" if r.latency_s is not None else ""]
+    meta = [duration(r.latency_s) if r.latency_s is not None else ""]
     if r.ttft_s is not None:
-        meta.append(f"TTFT {_fmt(r.ttft_s, ' s')}")
+        meta.append(f"first token {duration(r.ttft_s)}")
     if r.tokens_per_s:
-        meta.append(f"{r.tokens_per_s:.1f} tok/s")
+        meta.append(rate(r.tokens_per_s, "tok/s"))
     if r.cost_usd is not None:
-        meta.append(f"${r.cost_usd:.6f}")
+        meta.append(money(r.cost_usd))
     if r.cache in ("hit", "replay"):
         meta.append(f"<span class='oc-badge'>{r.cache}{' of ' + r.cached_at[:10] if r.cached_at else ''}</span>")
     if r.stand_in:
@@ -62,7 +49,7 @@ def result_cell(r: Result) -> str:
 
 def comparison_html(c: Comparison, max_inputs: int = 20) -> str:
     """Summary table + side-by-side grid for the first ``max_inputs`` inputs."""
-    summary = c.summary().to_html(index=False, na_rep="", float_format=lambda x: f"{x:.4g}", classes="oc-grid")
+    summary = c.summary()._repr_html_(style=False)
     head = "".join(f"<th>{html.escape(m)}</th>" for m in c.models)
     by_key = {(r.model, r.input_index): r for r in c.results}
     rows = []

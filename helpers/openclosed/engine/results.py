@@ -183,8 +183,12 @@ class Comparison:
 
     def summary(self):
         """One row per model: calls, errors, latency, time to first token,
-        tokens/s, total and per-input cost, cache hits, peak memory."""
-        import pandas as pd
+        tokens/s, total and per-input cost, cache hits, peak memory, first error.
+
+        A :class:`~openclosed.engine.summary.Summary`: a DataFrame of raw
+        numbers (seconds, dollars, MB; ``None`` where not measured) for
+        analysis, shown readably in a notebook (see :meth:`summary_table`)."""
+        from .summary import make_summary
 
         rows = []
         for m in self.models:
@@ -212,7 +216,13 @@ class Comparison:
                 "peak memory (MB)": max(mems) if mems else None,
                 "first error": str(next((r.error for r in rs if r.error), "")) or "",
             })
-        return pd.DataFrame(rows)
+        return make_summary(rows, self.task)
+
+    def summary_table(self):
+        """The summary as text for people: "$0.0012", "< $0.000001", "84 ms",
+        "1.21 GB", "—" where a measurement does not apply, no columns that mean
+        nothing for the task, the first error in full. For numbers use :meth:`summary`."""
+        return self.summary().readable()
 
     def _repr_html_(self) -> str:
         from .report import comparison_html

@@ -187,6 +187,7 @@ class Evaluation:
         return f"<Evaluation: {len(self.metrics)} models x {len(self.gold)} texts{top}>"
 
     def _repr_html_(self) -> str:
+        from ..core.formatting import html_table, readable
         from ..engine.report import STYLE
 
         def table(df, index: bool = False, digits: int = 3) -> str:
@@ -199,7 +200,7 @@ class Evaluation:
         parts = [STYLE, "<div>",
                  f"<b>sentiment evaluation</b>: {len(self.metrics)} models × {len(self.gold)} texts; "
                  "a failed input counts as wrong (see <code>errors</code>)",
-                 table(metrics)]
+                 html_table(readable(metrics, drop_empty=False))]
         errs = self.metrics[self.metrics["errors"] > 0]
         if len(errs):
             first = self.errors.groupby("model")["error"].first()
