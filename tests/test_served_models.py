@@ -12,84 +12,20 @@ stopped in the fixture finalizer.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import openclosed as oc
+from openclosed.session.serving import Server
 
 pytestmark = pytest.mark.server
 
-STARTUP_TIMEOUT_S = 180.0
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_command() -> list[str]:
-    exe = Path(sys.executable).with_name("transformers")
-    if exe.exists():
-        return [str(exe), "serve"]
-    found = shutil.which("transformers")
-    if not found:
-        pytest.skip("the `transformers` command is not installed")
-    return [found, "serve"]
-
-
-class Server:
-    """A ``transformers serve`` subprocess on 127.0.0.1 and a free port."""
-
-    def __init__(self, tmp: Path, model_dir: Path | None = None) -> None:
-        pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
-        pytest.importorskip("uvicorn", reason="transformers serve needs transformers[serving]")
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.log_path = tmp / f"serve-{self.port}.log"
-        hub = tmp / "empty-hub-cache"  # GET /v1/models scans the Hub cache; an empty one answers at once
-        hub.mkdir(exist_ok=True)
-        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(hub), TRANSFORMERS_VERBOSITY="warning")
-        cmd = _serve_command() + ([str(model_dir)] if model_dir else []) + [
-            "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--log-level", "warning"]
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> Server:
-        import httpx2
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx2.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
-                    return self
-            except httpx2.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"transformers serve did not answer GET /v1/models within {timeout:g} s:\n{self.log()}")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
+@pytest.fixture(scope="session", autouse=True)
+def _serving_installed():
+    pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
+    pytest.importorskip("uvicorn", reason="transformers serve needs transformers[serving]")
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +34,8 @@ def _servers(tmp_path_factory, tiny_lm_dir):
     tmp = tmp_path_factory.mktemp("serve")
     servers = {}
     try:
-        servers["unpinned"] = Server(tmp)
-        servers["pinned"] = Server(tmp, tiny_lm_dir)
+        servers["unpinned"] = Server(log_dir=tmp).start()
+        servers["pinned"] = Server(tiny_lm_dir, log_dir=tmp).start()
         yield servers
     finally:
         for srv in servers.values():
@@ -180,3 +116,22 @@ def test_pinned_server_answers_to_its_exact_path_only(pinned_server, tiny_lm_dir
     assert ok.ok and ok.output, ok.error
     assert wrong.error is not None and wrong.error.type in ("BadRequestError", "NotFoundError")
     assert "pinned" in wrong.error.message.lower() or "some-other-model" in wrong.error.message
+
+
+def test_oc_serve_registers_a_served_copy_and_reuses_the_running_server():
+    served = oc.serve("smollm2-135m", progress=False)
+    try:
+        assert oc.serve("smollm2-135m", progress=False) is served  # a rerun does not start a second server
+        spec = oc.get_model(served.name)
+        assert spec.family == "served" and spec.base_url == served.base_url
+        assert served.base_url.startswith("http://127.0.0.1:")
+        run = oc.compare("text-generation", [served.name], ["What is the capital of France?"], max_tokens=16,
+                         temperature=0.0, progress=False, cache="off")
+        r = run.result(served.name)
+        assert r.ok, r.error
+        assert "Paris" in r.output and r.family == "served"
+    finally:
+        served.stop()
+    assert not served.server.alive and "stopped" in repr(served)
+    with pytest.raises(oc.OpenClosedError, match="not an open chat model"):
+        oc.serve("vader")

@@ -28,6 +28,7 @@ from .session.compare import compare, rerun
 from .session.customize import few_shot, finetune_classifier, finetune_lora, lora_before_after
 from .session.estimate import estimate
 from .session.loading import load_model
+from .session.serving import ServedModel, serve
 from .session.setup import ask_for_key, get_settings, setup
 from .tasks.sentiment_eval import Evaluation, evaluate
 
@@ -36,7 +37,7 @@ __all__ = [
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "few_shot", "finetune_classifier",
     "finetune_lora", "lora_before_after", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
-    "set_price", "setup", "unregister",
+    "serve", "ServedModel", "set_price", "setup", "unregister",
 ]
 
 

@@ -1,0 +1,220 @@
+"""An open model served on this machine behind an OpenAI-compatible endpoint:
+``oc.serve("smollm2-135m")``.
+
+The same weights that run in the kernel are started in a separate process
+with ``transformers serve`` on ``127.0.0.1`` (a free port) and registered as a
+``served`` model, so one notebook can put the in-process model, the served
+copy and a closed API side by side, driven by the same ``openai`` client a
+vLLM, TGI or Ollama server would be. Nothing listens beyond loopback.
+
+A second call for the same model returns the server that is already running
+(reruns are cheap); servers stop with :meth:`ServedModel.stop`, at the end of
+a ``with`` block, or when the kernel exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..backends.files import model_files
+from ..catalog.registry import get_model, register
+from ..core.errors import OpenClosedError
+from .setup import get_settings
+
+SERVABLE_TASKS = ("text-generation", "sentiment")
+STARTUP_TIMEOUT_S = 180.0
+
+_running: dict[str, ServedModel] = {}
+_lock = threading.Lock()
+
+
+def serve_command() -> list[str]:
+    """``transformers serve`` from this Python's environment (clear error when it is missing)."""
+    exe = Path(sys.executable).with_name("transformers")
+    found = str(exe) if exe.exists() else shutil.which("transformers")
+    missing = [m for m in ("fastapi", "uvicorn") if not _importable(m)]
+    if not found or missing:
+        raise OpenClosedError(
+            "`transformers serve` is not available in this environment"
+            + (f" (missing: {', '.join(missing)})" if missing else ""),
+            "install the serving extra: pip install 'transformers[serving]' (it is in requirements.txt)")
+    return [found, "serve"]
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A ``transformers serve`` process on 127.0.0.1. With ``folder`` it is
+    pinned to that model (requests must name that exact path); without, it
+    loads any local folder a request names."""
+
+    folder: Path | None = None
+    device: str = "cpu"
+    port: int = field(default_factory=free_port)
+    log_dir: Path | None = None
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> Server:
+        log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="oc-serve-"))
+        self.log_path = log_dir / f"serve-{self.port}.log"
+        hub = log_dir / "empty-hub-cache"  # GET /v1/models scans the Hub cache: an empty one answers at once
+        hub.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(hub), TRANSFORMERS_VERBOSITY="warning")
+        for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # the server needs no key: it never gets one
+            env.pop(key, None)
+        cmd = serve_command() + ([str(self.folder)] if self.folder else []) + [
+            "--host", "127.0.0.1", "--port", str(self.port), "--device", self.device, "--log-level", "warning"]
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = False) -> Server:
+        """Block until ``GET /v1/models`` answers; a server that exits or never answers is an error with its log."""
+        import httpx2
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, desc="starting transformers serve", unit="s", disable=not progress,
+                   bar_format="{desc}: {elapsed}")
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                if self.proc is None or self.proc.poll() is not None:
+                    code = None if self.proc is None else self.proc.returncode
+                    raise OpenClosedError(f"transformers serve exited with {code} before answering:\n{self.log()}",
+                                          "read the log above; a model that does not fit in memory is the usual cause")
+                try:
+                    if httpx2.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
+                        return self
+                except httpx2.HTTPError:
+                    pass
+                bar.update(0)
+                time.sleep(0.25)
+        finally:
+            bar.close()
+        self.stop()
+        raise OpenClosedError(f"transformers serve did not answer within {timeout_s:g} s:\n{self.log()}",
+                              "try again with a larger timeout_s= (a first start on a slow machine can take minutes)")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        """The last lines the server printed."""
+        if getattr(self, "_log", None) and not self._log.closed:
+            self._log.flush()
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except (AttributeError, OSError):
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+@dataclass
+class ServedModel:
+    """A catalog model served on loopback and registered as ``name`` (family ``served``)."""
+
+    name: str
+    source: str
+    server: Server = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def stop(self) -> None:
+        """Stop the server (the registered name stays; its requests then fail with a connection error)."""
+        self.server.stop()
+        with _lock:
+            if _running.get(self.source) is self:
+                del _running[self.source]
+
+    def __enter__(self) -> ServedModel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.server.alive else "stopped"
+        return f"ServedModel({self.name!r}: {self.source} at {self.base_url}, {state})"
+
+
+def serve(model: str, *, task: str | None = None, name: str | None = None,
+          timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = True) -> ServedModel:
+    """Serve catalog model ``model`` (an open transformers chat model on this
+    machine) behind an OpenAI-compatible endpoint on 127.0.0.1 and register it
+    as ``name`` (default ``"<model>-served"``) for ``task`` (default: the tasks
+    of ``model`` that a chat server can do). Introduced in
+    ``02_text_generation.ipynb``."""
+    spec = get_model(model)
+    if spec.backend != "transformers" or spec.arch not in ("causal-lm", "chat"):
+        raise OpenClosedError(f"{model!r} is not an open chat model that `transformers serve` can serve "
+                              f"(backend {spec.backend}, {spec.arch or 'no architecture'})",
+                              "pick an open text-generation model, e.g. oc.serve('smollm2-135m')")
+    tasks = (task,) if task else tuple(t for t in spec.tasks if t in SERVABLE_TASKS)
+    if not tasks or any(t not in spec.tasks or t not in SERVABLE_TASKS for t in tasks):
+        raise OpenClosedError(f"{model!r} cannot be served for task {task!r}",
+                              f"use one of {', '.join(t for t in spec.tasks if t in SERVABLE_TASKS)}")
+    settings = get_settings()
+    with _lock:
+        current = _running.get(model)
+    if current is not None and current.server.alive and (name is None or name == current.name):
+        return current
+    files = model_files(spec, settings)
+    if not Path(files.where).is_dir():
+        raise OpenClosedError(f"{model!r} is not on this machine as a folder ({files.where})",
+                              "download it first (python -m openclosed.catalog.assets --profile ...) or register a folder")
+    device = "cuda" if settings.device.startswith("cuda") else "cpu"
+    server = Server(Path(files.where), device=device).start()
+    atexit.register(server.stop)
+    server.wait_ready(timeout_s, progress=progress)
+    label = "random-weight stand-in" if (files.stand_in or files.random_weights or spec.random_weights) else "weights"
+    name = name or f"{model}-served"
+    register(name, tasks=tasks, base_url=server.base_url, model=str(files.where), license=spec.license,
+             random_weights=bool(files.stand_in or files.random_weights or spec.random_weights),
+             params_m=spec.params_m, notes=f"{model}'s {label} served by `transformers serve` on this machine "
+                                           f"(loopback only)", replace_existing=True)
+    served = ServedModel(name, model, server)
+    with _lock:
+        old = _running.pop(model, None)
+        _running[model] = served
+    if old is not None:
+        old.server.stop()
+    return served
