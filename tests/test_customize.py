@@ -97,9 +97,9 @@ def test_lora_adapter_learns_the_format_and_loads_onto_the_base_model(tiny_lm, t
         assert not torch.allclose(base(**enc).logits, tuned(**enc).logits)  # the adapter changed the outputs
     texts = data["text"].drop_duplicates().tolist()
     gold = data.drop_duplicates("text")["label"].tolist()
-    before = score_answers(ask_labels(base, tok, texts), gold)
-    after = score_answers(ask_labels(tuned, tok, texts), gold)
-    assert after["format rate"] >= 0.9 > before["format rate"]
+    before = score_answers(ask_labels(base, tok, texts, max_new_tokens=16), gold)  # byte-level BPE: long words
+    after = score_answers(ask_labels(tuned, tok, texts, max_new_tokens=16), gold)
+    assert after["format rate"] >= 0.9 > before["format rate"], after["answers"]
     assert after["accuracy"] > before["accuracy"]
 
 

@@ -25,7 +25,7 @@ from .engine.results import Comparison, ErrorInfo, Result, load
 from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
-from .session.customize import few_shot, finetune_classifier, finetune_lora, lora_before_after
+from .session.customize import few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, lora_before_after
 from .session.estimate import estimate
 from .session.loading import load_model
 from .session.serving import ServedModel, serve
@@ -34,7 +34,7 @@ from .tasks.sentiment_eval import Evaluation, evaluate
 
 __all__ = [
     "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
-    "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "few_shot", "finetune_classifier",
+    "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "few_shot", "fine_tuning_quote", "finetune_classifier",
     "finetune_lora", "lora_before_after", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",
     "serve", "ServedModel", "set_price", "setup", "unregister",

@@ -179,3 +179,46 @@ def few_shot(model: str, test=None, train=None, *, ks: tuple[int, ...] = (0, 4, 
     table = pd.DataFrame(rows)
     table.attrs["runs"] = runs
     return table
+
+
+# A vendor's fine-tuning service, priced per training token (not run here). Dated, with its source: check the page
+# for today's price and pass your own with vendor_fine_tuning_quote(..., price=...).
+VENDOR_FINE_TUNING = {
+    "vendor": "OpenAI", "model": "gpt-4o-mini-2024-07-18", "usd_per_1m_training_tokens": 3.00,
+    "fine-tuned model, usd per 1M input / output tokens": (0.30, 1.20),
+    "as of": "2025-06", "source": "https://openai.com/api/pricing/ (fine-tuning section)",
+}
+
+
+def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int = 3,
+                      usd_per_1m_training_tokens: float | None = None):
+    """What training on ``train`` (default: the bundled training split, asked
+    as the zero-shot question with the label as the answer) would cost at the
+    vendor's dated fine-tuning price for ``epochs`` epochs, next to what
+    ``run`` cost on this machine (its training time at
+    ``settings.local_usd_per_hour``). Tokens are counted with SmolLM2's
+    tokenizer, a stand-in for the vendor's (the count differs somewhat)."""
+    import pandas as pd
+
+    from ..core.labels import zero_shot_messages
+
+    train = sentiment_data("train") if train is None else labelled(train, "training data")
+    settings = get_settings()
+    _, folder = _base_folder("smollm2-135m", "text-generation")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    chats = [tok.apply_chat_template(zero_shot_messages(t) + [{"role": "assistant", "content": lab}], tokenize=False)
+             for t, lab in zip(train["text"], train["label"], strict=True)]
+    tokens = sum(len(ids) for ids in tok(chats, add_special_tokens=False)["input_ids"])
+    price = usd_per_1m_training_tokens or VENDOR_FINE_TUNING["usd_per_1m_training_tokens"]
+    rows = [{"where": f"{VENDOR_FINE_TUNING['vendor']} fine-tuning ({VENDOR_FINE_TUNING['model']})",
+             "training tokens": tokens * epochs, "epochs": epochs, "$": tokens * epochs * price / 1e6,
+             "price basis": f"${price:g} per 1M training tokens, {VENDOR_FINE_TUNING['as of']}, "
+                            f"{VENDOR_FINE_TUNING['source']}", "texts leave your machine": "yes"}]
+    if run is not None:
+        rows.append({"where": f"this machine: {run.method} of {run.base_model}", "training tokens": None,
+                     "epochs": run.hyperparameters.get("epochs"), "$": run.train_s / 3600 * settings.local_usd_per_hour,
+                     "price basis": f"{run.train_s:.0f} s at ${settings.local_usd_per_hour:g}/hour "
+                                    "(oc.setup(local_usd_per_hour=...))", "texts leave your machine": "no"})
+    return pd.DataFrame(rows)
