@@ -85,9 +85,10 @@ def test_classification_head_training_converges_and_reloads(tiny_encoder, tmp_pa
 def test_lora_adapter_learns_the_format_and_loads_onto_the_base_model(tiny_lm, tmp_path):
     import torch
 
-    data = toy(4)
-    run = train_lora("tiny-lm", str(tiny_lm), data, tmp_path / "lora", current(), epochs=6, learning_rate=1e-2,
-                     batch_size=8, rank=4, alpha=8, seed=0)
+    data = toy(2)
+    every_linear = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    run = train_lora("tiny-lm", str(tiny_lm), data, tmp_path / "lora", current(), epochs=15, learning_rate=5e-3,
+                     batch_size=12, rank=8, alpha=16, dropout=0.0, target_modules=every_linear, seed=0)
     assert 0 < run.trainable < run.total * 0.2
     assert (tmp_path / "lora" / "adapter_config.json").is_file() and run.size_mb > 0
     base, tok = load_causal_lm(str(tiny_lm))

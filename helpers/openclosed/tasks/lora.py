@@ -42,6 +42,11 @@ def load_causal_lm(folder: str, adapter: str | Path | None = None):
     return model, tok
 
 
+def end_of_turn(tok) -> str:
+    """The text the chat template puts after a message (e.g. ``<|im_end|>``), without the line break."""
+    return tok.apply_chat_template([{"role": "assistant", "content": "X"}], tokenize=False).split("X", 1)[1].rstrip("\n")
+
+
 def ask_labels(model, tok, texts: list[str], *, examples: list[tuple[str, str]] = (), max_new_tokens: int = 4,
                batch_size: int = 16, text_tokens: int = 96) -> list[str]:
     """The model's greedy answers to the sentiment question for ``texts`` (raw text, not yet mapped)."""
@@ -50,12 +55,14 @@ def ask_labels(model, tok, texts: list[str], *, examples: list[tuple[str, str]] 
     prompts = [tok.apply_chat_template(few_shot_messages(_cut(tok, t, text_tokens), list(examples)),
                                        add_generation_prompt=True, tokenize=False) for t in texts]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    stop = [i for i in {tok.eos_token_id, tok.convert_tokens_to_ids(end_of_turn(tok))} if isinstance(i, int) and i >= 0]
     answers: dict[int, str] = {}
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
+                                 eos_token_id=stop or None)
             for i, row in zip(idx, out[:, enc["input_ids"].shape[1]:], strict=True):
                 answers[i] = tok.decode(row, skip_special_tokens=True)
     return [answers[i] for i in range(len(texts))]
@@ -95,10 +102,11 @@ def train_lora(
     limit: int | None = None,
     text_tokens: int = 96,
     validation: float = 0.0,
+    target_modules: tuple[str, ...] = TARGET_MODULES,
     seed: int = 0,
     on_log: Callable[[dict], None] | None = None,
 ) -> TrainingRun:
-    """Train a LoRA adapter (rank ``rank`` on the attention's query and value
+    """Train a LoRA adapter (rank ``rank`` on ``target_modules``, by default the attention's query and value
     projections) so the model answers the zero-shot question with the label
     word. ``limit`` trains on that many texts (stratified) to keep it short.
     Saves only the adapter (and ``training.json``) in ``out``."""
@@ -125,7 +133,7 @@ def train_lora(
     set_seed(seed)
     model, tok = load_causal_lm(base_folder)
     tok.padding_side = "right"
-    end = tok.apply_chat_template([{"role": "assistant", "content": "X"}], tokenize=False).split("X", 1)[1]
+    end = end_of_turn(tok)
 
     def encode(df):
         rows = {"input_ids": [], "attention_mask": [], "labels": []}
@@ -133,13 +141,13 @@ def train_lora(
             prompt = tok.apply_chat_template(few_shot_messages(_cut(tok, text, text_tokens)),
                                              add_generation_prompt=True, tokenize=False)
             p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-            a_ids = tok(label + end.rstrip("\n"), add_special_tokens=False)["input_ids"]
+            a_ids = tok(label + end, add_special_tokens=False)["input_ids"]
             rows["input_ids"].append(p_ids + a_ids)
             rows["attention_mask"].append([1] * (len(p_ids) + len(a_ids)))
             rows["labels"].append([-100] * len(p_ids) + a_ids)
         return datasets.Dataset.from_dict(rows)
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(TARGET_MODULES),
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules),
                         task_type="CAUSAL_LM")
     model = get_peft_model(model, config)
     model.train()
@@ -168,7 +176,7 @@ def train_lora(
     run = TrainingRun(
         method="LoRA adapter", base_model=base_name, base_files=str(base_folder), folder=str(out), seed=seed,
         hyperparameters={"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size, "rank": rank,
-                         "alpha": alpha, "dropout": dropout, "target_modules": list(TARGET_MODULES),
+                         "alpha": alpha, "dropout": dropout, "target_modules": list(target_modules),
                          "text_tokens": text_tokens, "warmup": 0.1, "optimizer": "adamw_torch"},
         data={"train": len(tr), "validation": len(va), "limit": limit, "split_seed": seed,
               "labels": {k: int(v) for k, v in tr["label"].value_counts().sort_index().items()},
