@@ -273,19 +273,17 @@ def save_head(clf, folder: str | Path, n_train: int) -> None:
     (Path(folder) / HEAD_FILE).write_text(json.dumps(data), encoding="utf-8")
 
 
-def fit_head(encoder, texts: list[str], labels: list[str], seed: int = 0):
-    """A logistic regression on the normalised embeddings of ``texts`` (the SetFit head)."""
+def _embed(encoder, texts: list[str]):
+    return encoder.encode(list(texts), batch_size=64, show_progress_bar=False, normalize_embeddings=True)
+
+
+def fit_head(encoder, texts: list[str], labels: list[str], seed: int = 0, x=None):
+    """A logistic regression on the normalised embeddings of ``texts`` (the SetFit head); ``x``: those
+    embeddings when already computed."""
     from sklearn.linear_model import LogisticRegression
 
-    x = encoder.encode(list(texts), batch_size=64, show_progress_bar=False, normalize_embeddings=True)
+    x = _embed(encoder, texts) if x is None else x
     return LogisticRegression(max_iter=2000, C=4.0, random_state=seed).fit(x, list(labels))
-
-
-def _head_accuracy(encoder, clf, df) -> float:
-    if not len(df):
-        return float("nan")
-    x = encoder.encode(df["text"].tolist(), batch_size=64, show_progress_bar=False, normalize_embeddings=True)
-    return float((clf.predict(x) == df["label"].to_numpy()).mean())
 
 
 def train_contrastive(
@@ -332,10 +330,11 @@ def train_contrastive(
     history: list[dict] = []
 
     def score(epoch: float, step: int) -> None:
-        clf = fit_head(encoder, tr["text"].tolist(), tr["label"].tolist(), seed)
-        row = {"step": step, "epoch": epoch, "train accuracy": _head_accuracy(encoder, clf, tr)}
+        x_tr = _embed(encoder, tr["text"].tolist())
+        clf = fit_head(encoder, tr["text"].tolist(), tr["label"].tolist(), seed, x=x_tr)
+        row = {"step": step, "epoch": epoch, "train accuracy": float((clf.predict(x_tr) == tr["label"].to_numpy()).mean())}
         if len(va):
-            row["validation accuracy"] = _head_accuracy(encoder, clf, va)
+            row["validation accuracy"] = float((clf.predict(_embed(encoder, va["text"].tolist())) == va["label"].to_numpy()).mean())
         history.append(row)
         if on_log is not None:
             on_log(row)
