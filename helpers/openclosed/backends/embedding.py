@@ -1,10 +1,14 @@
 """Sentence embeddings + logistic regression trained in the kernel on the
-bundled training split (a few seconds on CPU)."""
+bundled training split (a few seconds on CPU). A folder saved by fine-tuning
+(``oc.finetune_classifier``) carries its own head in ``sentiment_head.json``,
+which is used as it is."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 from ..core.settings import Settings
 from ..engine.context import Item, RunContext, emit_batch, peak_memory
@@ -13,6 +17,7 @@ from .files import model_files
 
 LOCAL = True
 _lock = threading.Lock()
+HEAD_FILE = "sentiment_head.json"  # a fitted head saved with a fine-tuned encoder: classes, coef, intercept
 
 
 def load(spec, settings: Settings) -> Loaded:
@@ -30,6 +35,10 @@ def load(spec, settings: Settings) -> Loaded:
 def classifier(loaded: Loaded):
     """The trained (encoder, LogisticRegression) pair; trained once per loaded encoder."""
     with _lock:
+        saved = Path(loaded.folder or "") / HEAD_FILE
+        if "clf" not in loaded.extra and loaded.folder and saved.is_file():
+            loaded.extra["clf"], loaded.extra["n_train"] = _saved_head(saved)
+            loaded.extra["head"] = str(saved)
         if "clf" not in loaded.extra:
             from sklearn.linear_model import LogisticRegression
 
@@ -42,6 +51,19 @@ def classifier(loaded: Loaded):
             loaded.extra["clf"] = clf
             loaded.extra["n_train"] = len(train)
     return loaded.model, loaded.extra["clf"], loaded.extra["n_train"]
+
+
+def _saved_head(path: Path):
+    """(LogisticRegression, texts it was fitted on) from a head saved as JSON."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    clf = LogisticRegression()
+    clf.classes_ = np.array(data["classes"])
+    clf.coef_ = np.array(data["coef"], dtype=float)
+    clf.intercept_ = np.array(data["intercept"], dtype=float)
+    return clf, int(data.get("n_train", 0))
 
 
 def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
@@ -66,4 +88,5 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         outs.append(out)
     ctx.label_map = {f"class {lab!r} (trained on our labels)": lab for lab in labels}
     emit_batch(ctx, items, outs, started, ended, mem["mb"],
-               note=f"logistic regression trained on {n_train} bundled training texts")
+               note=f"logistic regression trained on {n_train} "
+               + ("texts, saved with the fine-tuned encoder" if "head" in loaded.extra else "bundled training texts"))

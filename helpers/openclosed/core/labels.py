@@ -45,3 +45,35 @@ def map_label(raw: str, n_labels: int | None = None, index: int | None = None) -
 def label_map(id2label: dict[int, str]) -> dict[str, str]:
     """``{model label: our label}`` for a classifier's ``id2label``."""
     return {lab: map_label(lab, len(id2label)) for _, lab in sorted(id2label.items())}
+
+
+_LABEL_WORD = re.compile(r"\b(negative|neutral|positive|mixed|neg|neu|pos)\b", re.IGNORECASE)
+
+
+def first_label(text: str) -> str | None:
+    """The first label word in a free-text answer (``"Positive."`` -> positive), or None."""
+    m = _LABEL_WORD.search(text or "")
+    return map_label(m.group(1)) if m else None
+
+
+def exact_label(text: str) -> str | None:
+    """The label when the answer is exactly one label word (case, spaces and a final full stop forgiven), else None:
+    what "answered in the right format" means."""
+    key = (text or "").strip().rstrip(".").strip().lower()
+    return key if key in LABELS else None
+
+
+FEW_SHOT_TEMPLATE = (
+    "Label the sentiment of the last text. Answer with exactly one word: negative, neutral or positive.\n\n"
+    "{examples}Text: {text}\nSentiment:"
+)
+
+
+def few_shot_messages(text: str, examples: list[tuple[str, str]] = ()) -> list[dict[str, str]]:
+    """The chat messages asking for a sentiment label after ``examples`` ((text, label) pairs); with no
+    examples this is :func:`zero_shot_messages`, so k = 0 is exactly the zero-shot question."""
+    if not examples:
+        return zero_shot_messages(text)
+    shots = "".join(f"Text: {t}\nSentiment: {lab}\n\n" for t, lab in examples)
+    return [{"role": "system", "content": ZERO_SHOT_SYSTEM},
+            {"role": "user", "content": FEW_SHOT_TEMPLATE.format(examples=shots, text=text)}]

@@ -127,3 +127,58 @@ def latency(run: Comparison):
 
 
 __all__ = ["confusion", "disagreements", "latency", "tradeoff"]
+
+
+def training_curves(history, title: str = "training"):
+    """Loss per logged step and train / validation accuracy per epoch of a
+    fine-tuning run (a :class:`~openclosed.tasks.finetune.TrainingRun` or its
+    ``history`` rows): the gap between the two accuracy curves is overfitting."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = getattr(history, "history", history)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "accuracy (head fitted on the train part)"))
+    loss = [(r["epoch"], r["loss"]) for r in rows if r.get("loss") is not None]
+    fig.add_trace(go.Scatter(x=[e for e, _ in loss], y=[v for _, v in loss], mode="lines+markers", name="loss",
+                             line={"color": "#264653"}), row=1, col=1)
+    for key, color in (("train accuracy", "#2a9d8f"), ("validation accuracy", "#e76f51")):
+        pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+        fig.add_trace(go.Scatter(x=[e for e, _ in pts], y=[v for _, v in pts], mode="lines+markers",
+                                 name=key.split()[0], line={"color": color}), row=1, col=2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(title=title, height=360, legend_title="curve")
+    return fig
+
+
+class LiveTraining:
+    """A live loss / accuracy plot: pass ``.update`` as ``on_log=`` to
+    ``oc.finetune_classifier`` or ``oc.finetune_lora``; it redraws at most
+    twice a second (and at the end with :meth:`done`)."""
+
+    def __init__(self, title: str = "training") -> None:
+        from IPython.display import display
+
+        self.title = title
+        self.rows: list[dict] = []
+        self._last = 0.0
+        self._handle = display(training_curves([], title), display_id=True)
+
+    def update(self, row: dict) -> None:
+        import time
+
+        self.rows.append(dict(row))
+        now = time.monotonic()
+        if now - self._last >= 0.5 or "validation accuracy" in row or "train accuracy" in row:
+            self._last = now
+            self._draw()
+
+    def done(self, run=None) -> None:
+        """Draw the final curves (from ``run.history`` when given)."""
+        if run is not None:
+            self.rows = list(run.history)
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._handle is not None:
+            self._handle.update(training_curves(self.rows, self.title))

@@ -6,13 +6,12 @@ in plain text and the first label word is taken (noted on the result)."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from typing import Any
 
 from ...core.errors import SpendingCapError
-from ...core.labels import LABELS, map_label, zero_shot_messages
+from ...core.labels import LABELS, first_label, zero_shot_messages
 from ...engine.context import Item, RunContext, error_info
 from ...engine.results import ErrorInfo, Result
 from .accounting import call_failed, done, malformed, max_tokens_arg, price, read_usage, reserve_estimate, settle_cost
@@ -83,7 +82,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     settle_cost(ctx, reserved, r.cost_usd)
     r.output = content
     if plain:
-        label = _first_label(content)
+        label = first_label(content)
         if label is None:
             r.error = ErrorInfo("MalformedResponse", f"no sentiment label in the answer {content[:80]!r}",
                                 "the model did not answer with negative/neutral/positive; try a larger model")
@@ -99,7 +98,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
         r.output = label
         r.confidence = min(1.0, max(0.0, float(conf))) if conf is not None else None
     except (ValueError, KeyError, TypeError) as exc:
-        label = _first_label(content) if spec.family != "closed" else None
+        label = first_label(content) if spec.family != "closed" else None
         if label is not None:  # a server that ignores response_format answers in plain words
             r.output = label
             r.notes.append("the answer was not the requested JSON (this server ignores response_format?); "
@@ -110,14 +109,6 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
                                 "the raw text is kept as the output; rerun, or use a model that supports "
                                 "structured output")
     return r
-
-
-_LABEL_WORD = re.compile(r"\b(negative|neutral|positive|mixed|neg|neu|pos)\b", re.IGNORECASE)
-
-
-def _first_label(text: str) -> str | None:
-    m = _LABEL_WORD.search(text or "")
-    return map_label(m.group(1)) if m else None
 
 
 def _refuses_response_format(exc: Exception) -> bool:

@@ -1,0 +1,224 @@
+"""Customising models on your own labelled texts, the open way and the closed
+way, measured on the same data. (Introduced in ``04_customize.ipynb``.)
+
+    run = oc.finetune_classifier(epochs=4)            # MiniLM + a new head, all weights trained; registered
+    ev = oc.evaluate(oc.compare("sentiment", ["minilm-lr", run.name], test["text"]), test["label"],
+                     groups=test["domain"])
+    lora = oc.finetune_lora(limit=96)                 # a LoRA adapter on SmolLM2-135M-Instruct
+    oc.lora_before_after(lora, test)                  # accuracy and format rate, base vs base + adapter
+    oc.few_shot("gpt-4o-mini", test, ks=(0, 4, 16))   # the closed way: examples in the prompt
+
+Every run writes ``training.json`` (seed, data split, hyper-parameters,
+losses, time, versions) next to what it saved.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..backends.files import model_files
+from ..catalog.registry import get_model, register
+from ..core.errors import BadParameterError
+from ..core.labelled_data import sentiment_data
+from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
+from ..tasks.finetune import TrainingRun, labelled, train_classifier, train_contrastive
+from ..tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
+from .compare import compare
+from .setup import get_settings
+
+
+def _base_folder(base: str, task: str) -> tuple[Any, str]:
+    spec = get_model(base, task)
+    files = model_files(spec, get_settings())
+    if files.random_weights or files.stand_in:
+        raise BadParameterError(f"{base!r} here has random weights ({files.note or 'no trained weights'}): "
+                                "fine-tuning it would teach nothing about the real model",
+                                "pick a model with real weights, e.g. base='minilm-lr' or base='smollm2-135m'")
+    return spec, files.where
+
+
+def finetune_classifier(train=None, *, method: str = "contrastive", base: str = "minilm-lr",
+                        name: str = "minilm-finetuned", out: str | Path = "runs/minilm-finetuned",
+                        epochs: int | None = None, learning_rate: float | None = None, batch_size: int | None = None,
+                        validation: float = 0.2, seed: int = 0,
+                        on_log: Callable[[dict], None] | None = None) -> TrainingRun:
+    """Fine-tune the encoder of ``base`` on ``train`` (default: the bundled
+    training split), save it in ``out`` and register it as ``name`` so
+    ``oc.compare`` / ``oc.evaluate`` can use it.
+
+    ``method="contrastive"`` (default, SetFit style: contrastive loss on every
+    encoder weight, then a logistic-regression head; 2 epochs, lr 2e-4,
+    batch 32) or ``"head"`` (a new classification head and all weights trained
+    with cross-entropy; 4 epochs, lr 1e-4, batch 16). ``validation`` is the
+    share of ``train`` held out for the validation curve. ``on_log``
+    receives each logged row (e.g. ``oc.plots.LiveTraining().update``)."""
+    methods = {"contrastive": (train_contrastive, 2, 2e-4, 32), "head": (train_classifier, 4, 1e-4, 16)}
+    if method not in methods:
+        raise BadParameterError(f"method={method!r} is not a fine-tuning method here",
+                                f"use one of {', '.join(map(repr, methods))}")
+    trainer, d_epochs, d_lr, d_batch = methods[method]
+    spec, folder = _base_folder(base, "sentiment")
+    data = sentiment_data("train") if train is None else labelled(train, "training data")
+    run = trainer(spec.name, folder, data, out, get_settings(), epochs=epochs or d_epochs,
+                  learning_rate=learning_rate or d_lr, batch_size=batch_size or d_batch, validation=validation,
+                  seed=seed, on_log=on_log)
+    kind = {"backend": "embedding", "arch": "embedding"} if method == "contrastive" else {"arch": "classifier"}
+    register(name, task="sentiment", path=run.folder, license=spec.license, replace_existing=True,
+             params_m=round(run.total / 1e6, 1), size_mb=round(run.size_mb, 1),
+             notes=f"{spec.name} fine-tuned here: {run.method}, {run.hyperparameters['epochs']} epochs on "
+                   f"{run.data['train']} texts, seed {seed} (training.json in its folder).", **kind)
+    run.name = name
+    run.save()
+    return run
+
+
+def finetune_lora(train=None, *, base: str = "smollm2-135m", out: str | Path = "runs/smollm2-lora",
+                  epochs: int = 1, learning_rate: float = 2e-3, batch_size: int = 8, rank: int = 8,
+                  limit: int | None = None, seed: int = 0,
+                  on_log: Callable[[dict], None] | None = None) -> TrainingRun:
+    """Train a LoRA adapter on ``base`` (a chat model) so it answers the
+    sentiment question with one label word; ``limit`` texts of ``train``
+    (default: the bundled training split). Saves only the adapter in ``out``."""
+    spec, folder = _base_folder(base, "text-generation")
+    data = sentiment_data("train") if train is None else labelled(train, "training data")
+    return train_lora(spec.name, folder, data, out, get_settings(), epochs=epochs, learning_rate=learning_rate,
+                      batch_size=batch_size, rank=rank, limit=limit, seed=seed, on_log=on_log)
+
+
+def lora_before_after(run: TrainingRun | str | Path, test=None) -> dict[str, Any]:
+    """The base model's answers to the sentiment question on ``test`` before
+    and after loading the adapter of ``run`` (a TrainingRun or its folder)
+    onto it: ``{"before": scores, "after": scores, "table": DataFrame}``,
+    scores as in :func:`openclosed.tasks.lora.score_answers`."""
+    import pandas as pd
+
+    run = run if isinstance(run, TrainingRun) else TrainingRun.load(run)
+    test = sentiment_data("test") if test is None else labelled(test, "test data")
+    _, folder = _base_folder(run.base_model, "text-generation")
+    from peft import PeftModel
+
+    model, tok = load_causal_lm(folder)
+    texts, gold = test["text"].tolist(), test["label"].tolist()
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    out["before"] = score_answers(ask_labels(model, tok, texts), gold)
+    out["before"]["seconds"] = time.perf_counter() - started
+    tuned = PeftModel.from_pretrained(model, run.folder)
+    tuned.eval()
+    started = time.perf_counter()
+    out["after"] = score_answers(ask_labels(tuned, tok, texts), gold)
+    out["after"]["seconds"] = time.perf_counter() - started
+    rows = [{"model": f"{run.base_model}" + (" + LoRA adapter" if k == "after" else ""),
+             "accuracy": out[k]["accuracy"], "format rate": out[k]["format rate"],
+             "no label word": out[k]["no label"], "texts": len(texts), "seconds": round(out[k]["seconds"], 1)}
+            for k in ("before", "after")]
+    out["table"] = pd.DataFrame(rows)
+    for k in ("before", "after"):
+        if "domain" in test.columns:
+            out[k]["answers"]["domain"] = test["domain"].tolist()
+    run.results["lora_before_after"] = [{k: v for k, v in r.items()} for r in rows]
+    run.save()
+    return out
+
+
+def pick_examples(train, k: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``k`` (text, label) examples from ``train``, the labels taken in turn so
+    they stay balanced, in a seeded random order."""
+    if not isinstance(k, int) or k < 0:
+        raise BadParameterError(f"k={k!r} must be a whole number >= 0", "e.g. ks=(0, 4, 16)")
+    shuffled = train.sample(frac=1.0, random_state=seed)
+    pools = {lab: list(shuffled[shuffled["label"] == lab]["text"]) for lab in LABELS}
+    picked: list[tuple[str, str]] = []
+    i = 0
+    while len(picked) < k and any(pools.values()):
+        lab = LABELS[i % len(LABELS)]
+        if pools[lab]:
+            picked.append((pools[lab].pop(0), lab))
+        i += 1
+    return picked
+
+
+def few_shot(model: str, test=None, train=None, *, ks: tuple[int, ...] = (0, 4, 16), seed: int = 0,
+             max_tokens: int = 4):
+    """Prompt ``model`` (any catalog chat model: closed, served or open) with
+    ``k`` labelled training examples before each test text, for each ``k`` in
+    ``ks``, through ``oc.compare`` (so the openai client, the cache, costs and
+    error handling are the usual ones). Returns a DataFrame, one row per k:
+    accuracy, format rate, errors, mean input tokens, $ and seconds; the
+    Comparisons are in ``.attrs["runs"]``."""
+    import pandas as pd
+
+    test = sentiment_data("test") if test is None else labelled(test, "test data")
+    train = sentiment_data("train") if train is None else labelled(train, "training data")
+    gold = test["label"].tolist()
+    rows, runs = [], {}
+    for k in ks:
+        examples = pick_examples(train, k, seed)
+        shots = "".join(f"Text: {t}\nSentiment: {lab}\n\n" for t, lab in examples)
+        prompts = [FEW_SHOT_TEMPLATE.format(examples=shots, text=t) if k else ZERO_SHOT_TEMPLATE.format(text=t)
+                   for t in test["text"]]
+        started = time.perf_counter()
+        run = compare("text-generation", [model], prompts, system=ZERO_SHOT_SYSTEM, max_tokens=max_tokens,
+                      temperature=0.0, seed=seed, progress=False)
+        seconds = time.perf_counter() - started
+        results = sorted(run.results, key=lambda r: r.input_index)
+        answers = [r.output if r.ok and isinstance(r.output, str) else "" for r in results]
+        scores = score_answers(answers, gold)
+        tokens = [r.input_tokens for r in results if r.input_tokens]
+        costs = [r.cost_usd for r in results if r.cost_usd is not None]
+        first = results[0] if results else None
+        rows.append({"model": model, "family": first.family if first else "", "k": k,
+                     "accuracy": scores["accuracy"], "format rate": scores["format rate"],
+                     "errors": sum(not r.ok for r in results), "texts": len(results),
+                     "mean input tokens": sum(tokens) / len(tokens) if tokens else None,
+                     "$": sum(costs) if costs else None, "seconds": round(seconds, 1),
+                     "answered by": first.answered_by if first else ""})
+        runs[k] = run
+    table = pd.DataFrame(rows)
+    table.attrs["runs"] = runs
+    return table
+
+
+# A vendor's fine-tuning service, priced per training token (not run here). Dated, with its source: check the page
+# for today's price and pass your own with vendor_fine_tuning_quote(..., price=...).
+VENDOR_FINE_TUNING = {
+    "vendor": "OpenAI", "model": "gpt-4o-mini-2024-07-18", "usd_per_1m_training_tokens": 3.00,
+    "fine-tuned model, usd per 1M input / output tokens": (0.30, 1.20),
+    "as of": "2025-06", "source": "https://openai.com/api/pricing/ (fine-tuning section)",
+}
+
+
+def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int = 3,
+                      usd_per_1m_training_tokens: float | None = None):
+    """What training on ``train`` (default: the bundled training split, asked
+    as the zero-shot question with the label as the answer) would cost at the
+    vendor's dated fine-tuning price for ``epochs`` epochs, next to what
+    ``run`` cost on this machine (its training time at
+    ``settings.local_usd_per_hour``). Tokens are counted with SmolLM2's
+    tokenizer, a stand-in for the vendor's (the count differs somewhat)."""
+    import pandas as pd
+
+    from ..core.labels import zero_shot_messages
+
+    train = sentiment_data("train") if train is None else labelled(train, "training data")
+    settings = get_settings()
+    _, folder = _base_folder("smollm2-135m", "text-generation")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    chats = [tok.apply_chat_template(zero_shot_messages(t) + [{"role": "assistant", "content": lab}], tokenize=False)
+             for t, lab in zip(train["text"], train["label"], strict=True)]
+    tokens = sum(len(ids) for ids in tok(chats, add_special_tokens=False)["input_ids"])
+    price = usd_per_1m_training_tokens or VENDOR_FINE_TUNING["usd_per_1m_training_tokens"]
+    rows = [{"where": f"{VENDOR_FINE_TUNING['vendor']} fine-tuning ({VENDOR_FINE_TUNING['model']})",
+             "training tokens": tokens * epochs, "epochs": epochs, "$": tokens * epochs * price / 1e6,
+             "price basis": f"${price:g} per 1M training tokens, {VENDOR_FINE_TUNING['as of']}, "
+                            f"{VENDOR_FINE_TUNING['source']}", "texts leave your machine": "yes"}]
+    if run is not None:
+        rows.append({"where": f"this machine: {run.method} of {run.base_model}", "training tokens": None,
+                     "epochs": run.hyperparameters.get("epochs"), "$": run.train_s / 3600 * settings.local_usd_per_hour,
+                     "price basis": f"{run.train_s:.0f} s at ${settings.local_usd_per_hour:g}/hour "
+                                    "(oc.setup(local_usd_per_hour=...))", "texts leave your machine": "no"})
+    return pd.DataFrame(rows)

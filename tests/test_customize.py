@@ -1,0 +1,139 @@
+"""Fine-tuning on a toy task with tiny models built here (seconds): the
+training converges, what is saved reloads and predicts the same, a LoRA
+adapter loads back onto its base model, bad input is refused before any
+training, and few-shot prompts are built as documented."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import openclosed as oc
+from openclosed.core.errors import BadInputError, BadParameterError
+from openclosed.core.labels import exact_label, few_shot_messages, first_label, zero_shot_messages
+from openclosed.core.settings import current
+from openclosed.session.customize import pick_examples
+from openclosed.tasks.finetune import TrainingRun, labelled, train_classifier, train_contrastive
+from openclosed.tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
+from openclosed.testing.tiny_models import build_tiny_causal_lm, build_tiny_sequence_classifier
+
+POS = ["I loved this movie, it was wonderful.", "The food was excellent and the service was friendly.",
+       "It was great and fun.", "wonderful, great and fun", "The service was excellent.", "I loved the food."]
+NEG = ["I hated this film, it was terrible.", "The room was dirty and the staff were rude.", "boring and bad",
+       "It was terrible, boring and bad.", "The staff were rude. Never again!", "I hated the room."]
+NEU = ["What is the capital of France?", "The capital of France is Paris.", "The quick brown fox jumps.",
+       "Open models can be downloaded.", "Closed models are reached through an API.", "billed per token"]
+
+
+def toy(n_copies: int = 2) -> pd.DataFrame:
+    rows = [(t, lab) for lab, texts in (("positive", POS), ("negative", NEG), ("neutral", NEU)) for t in texts]
+    return pd.DataFrame(rows * n_copies, columns=["text", "label"])
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    return build_tiny_sequence_classifier(tmp_path_factory.mktemp("tiny-enc"), labels=("negative", "positive"))
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+def test_contrastive_training_converges_and_the_saved_model_predicts_the_same(tiny_encoder, tmp_path):
+    data = toy()
+    run = train_contrastive("tiny", str(tiny_encoder), data, tmp_path / "ft", current(), epochs=6,
+                            learning_rate=5e-3, batch_size=12, validation=0.0, seed=0)
+    losses = [r["loss"] for r in run.history if "loss" in r]
+    accs = [r["train accuracy"] for r in run.history if "train accuracy" in r]
+    assert len(accs) == 7 and losses, run.history  # before training + one per epoch
+    assert losses[-1] < losses[0]
+    assert accs[-1] >= 0.9 and accs[-1] >= accs[0]
+    saved = json.loads((tmp_path / "ft" / "training.json").read_text())
+    assert saved["seed"] == 0 and saved["hyperparameters"]["epochs"] == 6 and saved["data"]["train"] == len(data)
+    assert TrainingRun.load(tmp_path / "ft").history == run.history
+
+    # reload through the catalog + the embedding backend: the saved head is used, predictions match the numbers
+    oc.register("tiny-ft", task="sentiment", path=run.folder, backend="embedding", arch="embedding")
+    cmp = oc.compare("sentiment", ["tiny-ft"], data["text"].tolist(), progress=False, cache="off")
+    got = [r.output for r in sorted(cmp.results, key=lambda r: r.input_index)]
+    assert np.mean([g == y for g, y in zip(got, data["label"], strict=True)]) == pytest.approx(accs[-1])
+    head = json.loads((tmp_path / "ft" / "sentiment_head.json").read_text())
+    from sentence_transformers import SentenceTransformer
+
+    x = SentenceTransformer(run.folder, device="cpu").encode(data["text"].tolist(), normalize_embeddings=True)
+    manual = np.array(head["classes"])[np.argmax(x @ np.array(head["coef"]).T + np.array(head["intercept"]), axis=1)]
+    assert got == manual.tolist()
+    assert any("saved with the fine-tuned encoder" in n for r in cmp.results for n in r.notes)
+
+
+def test_classification_head_training_converges_and_reloads(tiny_encoder, tmp_path):
+    data = toy(3)
+    run = train_classifier("tiny", str(tiny_encoder), data, tmp_path / "head", current(), epochs=12,
+                           learning_rate=5e-3, batch_size=8, validation=0.0, seed=0)
+    losses = [r["loss"] for r in run.history if "loss" in r]
+    assert losses[-1] < losses[0] * 0.5, losses
+    oc.register("tiny-head", task="sentiment", path=run.folder)
+    cmp = oc.compare("sentiment", ["tiny-head"], data["text"].tolist(), progress=False, cache="off")
+    got = [r.output for r in sorted(cmp.results, key=lambda r: r.input_index)]
+    assert np.mean([g == y for g, y in zip(got, data["label"], strict=True)]) >= 0.9
+
+
+def test_lora_adapter_learns_the_format_and_loads_onto_the_base_model(tiny_lm, tmp_path):
+    import torch
+
+    data = toy(2)
+    every_linear = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    run = train_lora("tiny-lm", str(tiny_lm), data, tmp_path / "lora", current(), epochs=15, learning_rate=5e-3,
+                     batch_size=12, rank=8, alpha=16, dropout=0.0, target_modules=every_linear, seed=0)
+    assert 0 < run.trainable < run.total * 0.2
+    assert (tmp_path / "lora" / "adapter_config.json").is_file() and run.size_mb > 0
+    base, tok = load_causal_lm(str(tiny_lm))
+    tuned, _ = load_causal_lm(str(tiny_lm), adapter=tmp_path / "lora")
+    enc = tok(["The capital of France"], return_tensors="pt")
+    with torch.inference_mode():
+        assert not torch.allclose(base(**enc).logits, tuned(**enc).logits)  # the adapter changed the outputs
+    texts = data["text"].drop_duplicates().tolist()
+    gold = data.drop_duplicates("text")["label"].tolist()
+    before = score_answers(ask_labels(base, tok, texts, max_new_tokens=16), gold)  # byte-level BPE: long words
+    after = score_answers(ask_labels(tuned, tok, texts, max_new_tokens=16), gold)
+    assert after["format rate"] >= 0.9 > before["format rate"], after["answers"]
+    assert after["accuracy"] > before["accuracy"]
+
+
+def test_answers_are_scored_for_accuracy_and_format():
+    s = score_answers(["positive", "Negative.", "I think it is positive", "no idea"],
+                      ["positive", "negative", "negative", "neutral"])
+    assert s["accuracy"] == 0.5 and s["format rate"] == 0.5 and s["no label"] == 1
+    assert exact_label(" Neutral. ") == "neutral" and exact_label("neutral-ish") is None
+    assert first_label("It is mixed") == "neutral"
+
+
+def test_few_shot_prompts_are_balanced_and_k0_is_the_zero_shot_question():
+    train = oc.sentiment_data("train")
+    ex = pick_examples(train, 4, seed=1)
+    assert [lab for _, lab in ex] == ["negative", "neutral", "positive", "negative"]
+    assert pick_examples(train, 4, seed=1) == ex and pick_examples(train, 4, seed=2) != ex
+    msgs = few_shot_messages("new text", ex)
+    assert all(t in msgs[1]["content"] for t, _ in ex) and msgs[1]["content"].endswith("Text: new text\nSentiment:")
+    assert few_shot_messages("x") == zero_shot_messages("x")
+
+
+def test_bad_training_data_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(BadInputError, match="'text' and 'label'"):
+        labelled(pd.DataFrame({"sentence": ["a"], "label": ["positive"]}))
+    with pytest.raises(BadInputError, match="unknown training data labels"):
+        labelled(pd.DataFrame({"text": ["a"], "label": ["great"]}), "training data")
+    with pytest.raises(BadInputError, match="empty"):
+        labelled(pd.DataFrame({"text": ["a", " "], "label": ["positive", "negative"]}))
+    with pytest.raises(BadInputError, match="no CSV file"):
+        labelled(tmp_path / "missing.csv")
+    (tmp_path / "mine.csv").write_text("text,label\nlovely,Positive\n")
+    assert labelled(tmp_path / "mine.csv")["label"].tolist() == ["positive"]
+    with pytest.raises(BadParameterError, match="epochs"):
+        oc.finetune_classifier(epochs=0)
+    with pytest.raises(BadParameterError, match="method"):
+        oc.finetune_classifier(method="magic")
