@@ -28,9 +28,14 @@ from .session.compare import compare, rerun
 from .session.estimate import estimate
 from .session.loading import load_model
 from .session.setup import ask_for_key, get_settings, setup
+from .session.images import denoising_strip, rerun_image
+from .tasks.image_adherence import Adherence, adherence, adherence_prompts
 from .tasks.sentiment_eval import Evaluation, evaluate
+from .views.images import ImageGrid, ImagePanel, Strip, image_grid
 
 __all__ = [
+    "Adherence", "ImageGrid", "ImagePanel", "Strip", "adherence", "adherence_prompts", "denoising_strip",
+    "image_grid", "rerun_image",
     "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",

@@ -60,3 +60,7 @@ class DeadlineError(OpenClosedError, TimeoutError):
 
 class StreamCutError(OpenClosedError):
     """A stream that ended without a finish reason (the connection broke)."""
+
+
+class CancelledError(OpenClosedError):
+    """Work stopped because the user asked (e.g. a panel's Cancel button)."""
