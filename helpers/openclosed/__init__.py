@@ -20,7 +20,7 @@ from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
 from .core.labelled_data import load_dataset, sentiment_data
 from .engine.loaded import Loaded
-from .engine.pricing import set_price
+from .engine.pricing import image_prices, set_image_price, set_price
 from .engine.results import Comparison, ErrorInfo, Result, load
 from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
@@ -35,7 +35,7 @@ from .views.images import ImageGrid, ImagePanel, Strip, image_grid
 
 __all__ = [
     "Adherence", "ImageGrid", "ImagePanel", "Strip", "adherence", "adherence_prompts", "denoising_strip",
-    "image_grid", "rerun_image",
+    "image_grid", "image_prices", "rerun_image", "set_image_price",
     "Comparison", "ComparePanel", "available_models", "ErrorInfo", "Evaluation", "Loaded", "ModelSpec", "OpenClosedError", "Result",
     "__version__", "ask_for_key", "compare", "estimate", "evaluate", "export_cache", "get_model", "get_settings",
     "import_cache", "load", "load_dataset", "load_model", "models", "plots", "register", "rerun", "sentiment_data",

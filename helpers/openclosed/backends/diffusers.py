@@ -200,6 +200,8 @@ def _draw(pipe, loaded: Loaded, chunk: list[Item], g, ctx: RunContext, record, d
             r.output = f"{r.image.width}x{r.image.height} image"
             r.notes.append(f"{steps} steps, guidance {g['guidance_scale']:g}, seed {g['seed']}, {record['scheduler']}, "
                            f"{loaded.dtype}")
+            if ctx.params.get("quality"):
+                r.notes.append("quality= is a closed API's setting: not used here (steps and size are)")
             if len(chunk) > 1:
                 r.notes.append(f"drawn in one pipeline call with {len(chunk)} prompts (time shared equally)")
             r.generation = json.dumps({**record, "width": r.image.width, "height": r.image.height,

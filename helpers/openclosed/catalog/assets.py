@@ -243,7 +243,7 @@ def tiny_sd_folder(cache_dir: Path) -> Path:
 # --------------------------------------------------------------------------- mini SD
 
 MINI_SD_DIR = Path(__file__).resolve().parent.parent / "data" / "mini_sd"
-MINI_SD_SHA256 = "b16240f847f03aa7f15d60c3a7ac8c74dd33c2ebfecbd1de65a4918fcabd30eb"
+MINI_SD_SHA256 = "9718a2dc28a8e018b13d1aa6540007e9d40e68b9b6491ebfd56b07aaa5c1adf1"
 """sha256 over the mini SD's safetensors files (:func:`~openclosed.catalog.asset_files.sha256_tree`)."""
 
 
@@ -260,6 +260,13 @@ def mini_sd_folder(_cache_dir: Path | None = None) -> Path:
                                 "reinstall the package, or retrain it: python -m openclosed.catalog.train_mini_sd "
                                 f"--seed 0 --out {MINI_SD_DIR}")
     return MINI_SD_DIR
+
+
+def mini_sd_training() -> dict:
+    """What the mini SD's training recorded (``training.json``): steps, seconds per stage, loss curves, sizes."""
+    import json
+
+    return json.loads((mini_sd_folder() / "training.json").read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- the table

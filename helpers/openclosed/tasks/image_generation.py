@@ -9,11 +9,13 @@ from typing import Any
 from ..backends.diffusers import SCHEDULERS
 from ..core.errors import BadParameterError
 from ..core.settings import Settings
-from ..engine.pricing import IMAGE_OUTPUT_TOKENS
+from ..engine.pricing import image_output_tokens
 from .base import SEED, Task, int_between, number_between, text
 
 # Measured on 2 CPU cores, float32: a 512x512 Stable Diffusion 1.x UNet step (860M parameters) takes ~3-6 s; the
 # estimate below scales that with parameters and pixels (attention grows with the square of the latent positions).
+MAX_SIZE = {"cuda": 2048, "mps": 1024, "cpu": 1024}
+"""Largest side drawn here whatever the estimate says (beyond it the estimate itself is guesswork)."""
 SD_STEP_S_2CPU = 4.5
 SD_PARAMS_M = 860
 GPU_SPEEDUP = 40
@@ -49,16 +51,22 @@ def check_size(name: str, value: Any, _settings: Settings) -> int | str:
 
 def estimate_local(spec, width: int, height: int, steps: int, guidance_scale: float,
                    settings: Settings) -> tuple[float, float]:
-    """(seconds, GB) one image of ``width`` x ``height`` would take here with ``spec``: a rough estimate, scaled
-    from Stable Diffusion 1.x on 2 CPU cores by parameters, latent positions (attention: their square), steps,
-    classifier-free guidance (two UNet passes when guidance > 1), threads and device."""
-    positions = (width / 8) * (height / 8)  # latent positions at the UNet's first level (64 x 64 for 512 x 512)
-    rel = positions / 4096
+    """(seconds, GB) one image of ``width`` x ``height`` would take here with ``spec``: a rough estimate from the
+    model's measured seconds per step at its native size (catalog preset ``step_s_2cpu``; else Stable Diffusion
+    1.x's, scaled by parameters), grown with the pixels to the power 1.3 (convolutions grow with them, attention
+    faster), classifier-free guidance (two UNet passes when guidance > 1), threads and device. Memory: the weights
+    plus one attention map at the UNet's first level."""
+    preset = spec.extra.get("preset", {})
+    native = preset.get("size") or 512
+    factor = preset.get("latent_factor", 8)
+    step_s = preset.get("step_s_2cpu") or SD_STEP_S_2CPU * max(spec.params_m or SD_PARAMS_M, 1) / SD_PARAMS_M
+    ratio = width * height / native**2
     passes = 2 if guidance_scale > 1 else 1
-    per_step = SD_STEP_S_2CPU * max(spec.params_m or SD_PARAMS_M, 1) / SD_PARAMS_M * (rel + rel**2) / 2
-    seconds = per_step * steps * passes * 2 / max(settings.threads, 1)
+    native_passes = 2 if preset.get("guidance_scale", 7.5) > 1 else 1
+    seconds = step_s * (ratio**1.3 if ratio > 1 else ratio) * steps * passes / native_passes * 2 / max(settings.threads, 1)
     if settings.device != "cpu":
         seconds /= GPU_SPEEDUP
+    positions = (width / factor) * (height / factor)
     weights_gb = (spec.params_m or SD_PARAMS_M) * 1e6 * (2 if settings.dtype != "float32" else 4) / 1e9
     attention_gb = positions**2 * 8 * 4 * passes / 1e9  # 8 heads, float32 scores
     return seconds, weights_gb + attention_gb
@@ -79,11 +87,12 @@ def check_local_size(params: dict[str, Any], settings: Settings, specs=()) -> No
         guidance = params.get("guidance_scale")
         guidance = preset.get("guidance_scale", 7.5) if guidance is None else guidance
         seconds, gb = estimate_local(spec, wh[0], wh[1], steps, guidance, settings)
-        if seconds > settings.deadline_s or gb > free_gb:
+        if seconds > settings.deadline_s or gb > free_gb or max(wh) > MAX_SIZE.get(settings.device, 1024):
             raise BadParameterError(
                 f"size={params['size']!r} is too large for {spec.name} on this {settings.device.upper()}: about "
                 f"{_duration(seconds)} and {gb:,.1f} GB per image at {steps} steps (this machine has {free_gb:.1f} GB "
-                f"free; the deadline is {settings.deadline_s:g} s)",
+                f"free; the deadline is {settings.deadline_s:g} s; the largest side drawn on {settings.device} is "
+                f"{MAX_SIZE.get(settings.device, 1024)})",
                 f"draw smaller (e.g. size={_fitting(spec, steps, guidance, settings, free_gb)}) and upscale, use "
                 "fewer steps, or run it on a GPU")
 
@@ -94,7 +103,7 @@ def _duration(seconds: float) -> str:
 
 def _fitting(spec, steps: int, guidance: float, settings: Settings, free_gb: float) -> int:
     side = 32
-    while side < 4096:
+    while side * 2 <= MAX_SIZE.get(settings.device, 1024):
         seconds, gb = estimate_local(spec, side * 2, side * 2, steps, guidance, settings)
         if seconds > settings.deadline_s or gb > free_gb:
             break
@@ -110,6 +119,15 @@ def check_scheduler(name: str, value: Any, _settings: Settings) -> str:
 
 
 SCHEDULER_NAMES = tuple(SCHEDULERS)
+QUALITIES = ("low", "medium", "high", "auto", "standard", "hd")
+
+
+def check_quality(name: str, value: Any, _settings: Settings) -> str:
+    """Closed APIs' quality: gpt-image-1 low / medium / high / auto; dall-e-3 standard / hd."""
+    if value not in QUALITIES:
+        raise BadParameterError(f"{name}={value!r} is not an image quality",
+                                "gpt-image-1 takes low, medium, high or auto; dall-e-3 takes standard or hd")
+    return value
 
 
 TASK = Task(
@@ -123,9 +141,11 @@ TASK = Task(
         "guidance_scale": number_between(0.0, 30.0, "0 for turbo models, about 7.5 for classic Stable Diffusion"),
         "seed": SEED,
         "negative_prompt": text,
+        "quality": check_quality,
     },
     input_help="one prompt",
     example="a watercolor painting of a lighthouse at dawn",
-    billed_output_tokens=lambda params: IMAGE_OUTPUT_TOKENS,
+    billed_output_tokens=lambda params: image_output_tokens(
+        params.get("size") if isinstance(params.get("size"), str) else None, params.get("quality")),
     check_local=check_local_size,
 )
