@@ -57,9 +57,11 @@ def estimate_local(spec, width: int, height: int, steps: int, guidance_scale: fl
     faster), classifier-free guidance (two UNet passes when guidance > 1), threads and device. Memory: the weights
     plus one attention map at the UNet's first level."""
     preset = spec.extra.get("preset", {})
-    native = preset.get("size") or 512
+    if preset.get("step_s_2cpu"):
+        native, step_s = preset.get("size") or 512, preset["step_s_2cpu"]
+    else:
+        native, step_s = 512, SD_STEP_S_2CPU * max(spec.params_m or SD_PARAMS_M, 1) / SD_PARAMS_M
     factor = preset.get("latent_factor", 8)
-    step_s = preset.get("step_s_2cpu") or SD_STEP_S_2CPU * max(spec.params_m or SD_PARAMS_M, 1) / SD_PARAMS_M
     ratio = width * height / native**2
     passes = 2 if guidance_scale > 1 else 1
     native_passes = 2 if preset.get("guidance_scale", 7.5) > 1 else 1
