@@ -46,6 +46,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def sha256_tree(folder: Path, pattern: str) -> str:
+    """One sha256 over every file under ``folder`` matching ``pattern`` (their relative paths and sha256s, sorted)."""
+    h = hashlib.sha256()
+    for path in sorted(Path(folder).rglob(pattern)):
+        h.update(f"{path.relative_to(folder).as_posix()} {sha256_file(path)}\n".encode())
+    return h.hexdigest()
+
+
 def is_ready(folder: Path, version: int | None = None) -> bool:
     """A finished asset folder (has its marker file), built by builder ``version`` if given."""
     info = read_asset_info(folder) if folder.is_dir() else None

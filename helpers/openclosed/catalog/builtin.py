@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from .specs import ModelSpec
 
+MINI_SD_PARAMS_M = 1.46
+MINI_SD_MB = 5.7
+
 BUILTIN: tuple[ModelSpec, ...] = (
     # ---------------------------------------------------------------- sentiment
     ModelSpec("vader", ("sentiment",), "open", "vader", "vaderSentiment", "vaderSentiment==3.3.2",
@@ -48,21 +51,38 @@ BUILTIN: tuple[ModelSpec, ...] = (
               source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
               provider="openai", profiles=("gpu",)),
     # ---------------------------------------------------------------- images
+    ModelSpec("mini-sd", ("image-generation",), "open", "diffusers", "mini-sd", "in the package, seed 0",
+              source="asset", asset="mini-sd", arch="diffusion", params_m=MINI_SD_PARAMS_M, size_mb=MINI_SD_MB,
+              ram_gb=0.1, license="Apache-2.0", profiles=("offline",),
+              notes="A mini Stable Diffusion trained from scratch by this project on drawn shapes (32x32 pictures: "
+                    "circle, square, triangle, star in six colours); real weights, not a stand-in. Model card: "
+                    "helpers/openclosed/data/mini_sd/MODEL_CARD.md.",
+              extra={"preset": {"steps": 20, "guidance_scale": 2.5, "scheduler": "default", "batch_size": 16, "size": 32,
+                                 "latent_factor": 4, "step_s_2cpu": 0.1}}),
     ModelSpec("tiny-sd-random", ("image-generation",), "open", "diffusers", "tiny-sd-random", "built locally, seed 0",
               source="asset", asset="tiny-sd-random", arch="diffusion", params_m=0.5, size_mb=3, ram_gb=0.05, license="Apache-2.0",
-              profiles=("offline",), random_weights=True,
-              notes="A tiny Stable Diffusion with RANDOM weights, built on this machine: proves the plumbing; "
-                    "its images are noise."),
+              profiles=(), random_weights=True,
+              notes="A tiny Stable Diffusion with RANDOM weights, built on this machine: proves the plumbing in tests; "
+                    "its images are noise.", extra={"preset": {"steps": 4, "guidance_scale": 0.0}}),
     ModelSpec("bk-sdm-tiny", ("image-generation",), "open", "diffusers", "nota-ai/bk-sdm-tiny", "0364108e53b7f7f4d2585e817a0b7a83dc261cfa",
               arch="diffusion", params_m=530, size_mb=1060, ram_gb=1.6, license="CreativeML OpenRAIL-M",
               profiles=("workshop",),
               notes="A distilled Stable Diffusion 1.4 (UNet 323M, VAE 84M, CLIP text 123M). In a 2 GB pod its float32 "
                     "weights (2 GB) do not fit, so it loads in bfloat16: on a CPU without native bfloat16 one step "
-                    "of a 64x64 image took 80-140 s on 2 cores. The safety checker is not loaded."),
+                    "of a 64x64 image took 80-140 s on 2 cores. The safety checker is not loaded.",
+              extra={"preset": {"steps": 10, "guidance_scale": 7.5, "size": 256}}),
     ModelSpec("sd-turbo", ("image-generation",), "open", "diffusers", "stabilityai/sd-turbo", "b261bac6fd2cf515557d5d0707481eafa0485ec2",
               arch="diffusion", params_m=1290, size_mb=2600, ram_gb=5, license="Stability AI Non-Commercial",
-              profiles=("gpu",), notes="One-step generation; 512x512."),
+              profiles=("gpu",), notes="One-step generation (adversarial diffusion distillation): 1 step, guidance 0; "
+                                       "512x512.", extra={"preset": {"steps": 1, "guidance_scale": 0.0, "size": 512}}),
     ModelSpec("gpt-image-1", ("image-generation",), "closed", "openai", "gpt-image-1", None, source="api",
               arch="diffusion", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
-              provider="openai", profiles=("workshop", "gpu")),
+              provider="openai", profiles=("workshop", "gpu"),
+              notes="Sizes 1024x1024, 1536x1024, 1024x1536 (or auto); quality low / medium / high (quality=); "
+                    "priced per output token (genai-prices)."),
+    ModelSpec("dall-e-3", ("image-generation",), "closed", "openai", "dall-e-3", None, source="api",
+              arch="diffusion", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
+              provider="openai", profiles=("gpu",),
+              notes="Sizes 1024x1024, 1792x1024, 1024x1792; quality standard / hd; priced per image "
+                    "(a dated price: engine.pricing.DALL_E_3_PRICES)."),
 )

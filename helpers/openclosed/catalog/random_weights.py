@@ -147,14 +147,14 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
-def _tiny_clip_tokenizer(max_merges: int = 400) -> Any:
-    """A CLIPTokenizer whose vocab/merges are built here (CLIP layout, ~900 tokens)."""
+def _tiny_clip_tokenizer(max_merges: int = 400, corpus: Sequence[str] = CORPUS, max_length: int = 77) -> Any:
+    """A CLIPTokenizer whose vocab/merges are learnt here from ``corpus`` (CLIP layout, ~900 tokens)."""
     from transformers import CLIPTokenizer
 
     # Learn merges on words cut exactly as CLIP's normalizer + pre-tokenizer cut them.
     template = CLIPTokenizer().backend_tokenizer
     words = []
-    for text in CORPUS:
+    for text in corpus:
         for piece, _ in template.pre_tokenizer.pre_tokenize_str(template.normalizer.normalize_str(text)):
             words.append(tuple(piece[:-1]) + (piece[-1] + "</w>",))
     merges = learn_bpe_merges(words, max_merges=max_merges)
@@ -169,7 +169,7 @@ def _tiny_clip_tokenizer(max_merges: int = 400) -> Any:
             tokens.append(a + b)
     tokens += ["<|startoftext|>", "<|endoftext|>"]
     vocab = {t: i for i, t in enumerate(tokens)}
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length)
 
 
 def build_tiny_sd(folder: Path) -> Path:

@@ -78,3 +78,7 @@ class LocalOnlyError(OpenClosedError, ConnectionRefusedError):
             "use an open model that runs here (or one served on 127.0.0.1), replay recorded answers with "
             "oc.import_cache(path), or switch the guard off with oc.setup(local_only=False)",
         )
+
+
+class CancelledError(OpenClosedError):
+    """Work stopped because the user asked (e.g. a panel's Cancel button)."""

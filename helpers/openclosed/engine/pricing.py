@@ -13,6 +13,50 @@ from ..core.settings import Settings
 
 IMAGE_OUTPUT_TOKENS = 1056  # output tokens of one 1024x1024 medium-quality gpt-image-1 image (estimates, spending cap)
 
+# gpt-image-1 output tokens per image by quality and size (OpenAI's image generation guide, "Cost and latency");
+# the price per token comes from genai-prices, like any other token.
+GPT_IMAGE_TOKENS = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+
+# genai-prices has no DALL-E entries: dall-e-3 is billed per image. $ per image by quality and size, from OpenAI's
+# pricing page (https://platform.openai.com/docs/pricing, "Image generation"), unchanged since the model's launch
+# (2023-11-06), checked 2025-06-01. Override with oc.set_image_price().
+DALL_E_3_PRICES = {
+    "standard": {"1024x1024": 0.040, "1024x1792": 0.080, "1792x1024": 0.080},
+    "hd": {"1024x1024": 0.080, "1024x1792": 0.120, "1792x1024": 0.120},
+}
+DALL_E_3_PRICE_SOURCE = "OpenAI pricing page (platform.openai.com/docs/pricing), dall-e-3 per image, checked 2025-06-01"
+_image_overrides: dict[tuple[str, str, str], float] = {}
+
+
+def image_output_tokens(size: str | None, quality: str | None) -> int:
+    """Output tokens of one gpt-image-1 image of ``size`` and ``quality`` (``auto`` counts as medium 1024x1024)."""
+    table = GPT_IMAGE_TOKENS.get(quality or "medium", GPT_IMAGE_TOKENS["medium"])
+    return table.get(size or "1024x1024", max(table.values()) if size not in (None, "auto") else table["1024x1024"])
+
+
+def set_image_price(model: str, usd_per_image: float, size: str = "1024x1024", quality: str = "standard") -> None:
+    """Set the price of one image of a per-image model (e.g. dall-e-3) for ``size`` and ``quality``."""
+    if usd_per_image < 0:
+        raise OpenClosedError("prices cannot be negative", "pass $ per image, e.g. set_image_price('dall-e-3', 0.04)")
+    _image_overrides[(model, size, quality)] = float(usd_per_image)
+
+
+def per_image_cost(model_id: str, size: str | None, quality: str | None) -> tuple[float | None, str]:
+    """($ per image or None, where the price came from) for models billed per image (dall-e-3)."""
+    size, quality = size or "1024x1024", quality or "standard"
+    if (model_id, size, quality) in _image_overrides:
+        return _image_overrides[(model_id, size, quality)], "your price override (oc.set_image_price)"
+    if model_id.startswith("dall-e-3"):
+        price = DALL_E_3_PRICES.get(quality, {}).get(size)
+        if price is not None:
+            return price, f"{DALL_E_3_PRICE_SOURCE}: {quality} {size}"
+        return None, f"no dall-e-3 price for {quality} {size}; set one with oc.set_image_price()"
+    return None, f"no per-image price for {model_id!r}; set one with oc.set_image_price()"
+
 # $ per million tokens, set by the user: {"model id": (input, output)}
 _overrides: dict[str, tuple[float, float]] = {}
 _spend_lock = threading.Lock()
@@ -118,3 +162,21 @@ def settle(s: Settings, reserved_usd: float, actual_usd: float | None) -> None:
 def overrides() -> dict[str, tuple[float, float]]:
     """A copy of the prices set with :func:`set_price` (for manifests)."""
     return dict(_overrides)
+
+
+def image_prices() -> Any:
+    """A DataFrame: $ per image of the closed image models for each quality and size, with where the price is from."""
+    import pandas as pd
+
+    rows = []
+    for quality, sizes in GPT_IMAGE_TOKENS.items():
+        for size, tokens in sizes.items():
+            cost, source = api_cost("gpt-image-1", "openai", 0, tokens)
+            rows.append({"model": "gpt-image-1", "quality": quality, "size": size, "output tokens": tokens,
+                         "$ per image": cost, "source": source})
+    for quality, sizes in DALL_E_3_PRICES.items():
+        for size in sizes:
+            cost, source = per_image_cost("dall-e-3", size, quality)
+            rows.append({"model": "dall-e-3", "quality": quality, "size": size, "output tokens": None,
+                         "$ per image": cost, "source": source})
+    return pd.DataFrame(rows)

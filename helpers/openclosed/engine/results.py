@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.secrets import redact
-from .images import image_from_b64, image_to_b64  # noqa: F401 - re-exported
+from .images import image_from_b64, image_to_b64, save_png  # noqa: F401 - re-exported
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "manifest.json"
@@ -74,6 +74,7 @@ class Result:
     cached_at: str | None = None  # original ISO date of a cached/replayed answer
     finish_reason: str | None = None
     system_fingerprint: str | None = None  # closed APIs: the backend configuration that answered (with a seed)
+    generation: str | None = None  # JSON: the settings that made this output again (images: seed, steps, ...)
     notes: list[str] = field(default_factory=list)
     error: ErrorInfo | None = None
 
@@ -248,6 +249,17 @@ class Comparison:
                         + self._repr_html_(), encoding="utf-8")
         return path
 
+    def image_meta(self, r: Result) -> dict[str, Any]:
+        """What made image result ``r``, for its PNG text metadata: enough for ``oc.rerun_image(png)``."""
+        params = self.manifest.get("params", {})
+        meta = {k: params.get(k) for k in ("seed", "steps", "guidance_scale", "scheduler", "negative_prompt", "size",
+                                           "quality") if params.get(k) is not None}
+        meta.update(json.loads(r.generation) if r.generation else {})
+        meta.update(model=r.model, prompt=r.input, ref=r.ref, revision=r.revision, answered_by=r.answered_by,
+                    family=r.family, seconds=r.latency_s, cost_usd=r.cost_usd, task=self.task,
+                    openclosed=self.manifest.get("openclosed"), created_at=self.manifest.get("created_at"))
+        return meta
+
     def save(self, folder: str | Path) -> Path:
         """Write ``manifest.json``, ``results.parquet`` and ``images/*.png``;
         :func:`openclosed.load` reads them back."""
@@ -258,7 +270,7 @@ class Comparison:
         for i, r in enumerate(self.results):
             if r.image is not None:
                 name = f"images/{_safe(r.model)}-{r.input_index}.png"
-                r.image.save(folder / name)
+                save_png(r.image, folder / name, self.image_meta(r))
                 df.loc[i, "image_file"] = name
         df.to_parquet(folder / RESULTS_FILE, index=False)
         manifest = dict(self.manifest, task=self.task, models=self.models, inputs=self.inputs)

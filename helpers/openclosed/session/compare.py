@@ -116,8 +116,9 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
         raise BadInputError("the same model is listed twice", "list each model once")
     task_def = get_task(task)
     params = task_def.validate(params, settings)
-    if task_def.check_local and any(get_backend(s.backend).LOCAL for s in specs):
-        task_def.check_local(params, settings)
+    local = [s for s in specs if get_backend(s.backend).LOCAL]
+    if task_def.check_local and local:
+        task_def.check_local(params, settings, local)
     rc = active_cache(settings, cache)
     manifest = _manifest(task, specs, params, rc, settings)
 

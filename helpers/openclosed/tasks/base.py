@@ -24,7 +24,7 @@ class Task:
     input_help: str = "one text"
     example: str = ""
     billed_output_tokens: Callable[[dict[str, Any]], int] = lambda params: 40  # noqa: E731
-    check_local: Callable[[dict[str, Any], Settings], None] | None = None  # extra checks when a model runs here
+    check_local: Callable[..., None] | None = None  # (params, settings, local specs): extra checks when a model runs here
 
     def validate(self, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
         merged = {**self.defaults, **params}

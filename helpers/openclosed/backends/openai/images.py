@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 from typing import Any
 
 from ...core.errors import SpendingCapError
 from ...engine.context import Item, RunContext, error_info
-from ...engine.pricing import IMAGE_OUTPUT_TOKENS
+from ...engine.pricing import image_output_tokens, per_image_cost, reserve
 from ...engine.results import Result
 from .accounting import call_failed, done, malformed, price, read_usage, reserve_estimate, settle_cost
 from .client import run_with_deadline
@@ -17,22 +18,30 @@ from .client import run_with_deadline
 def image(spec, client, item: Item, ctx: RunContext) -> Result:
     p = ctx.params
     r = ctx.result(item)
-    try:
-        reserved = reserve_estimate(ctx, item[1], IMAGE_OUTPUT_TOKENS)
-    except SpendingCapError as exc:
-        r.error = error_info(exc)
-        return r
-    kwargs: dict[str, Any] = dict(model=spec.ref, prompt=item[1], n=1)
     size = p.get("size")
     if isinstance(size, (list, tuple)):
         size = f"{size[0]}x{size[1]}"
     if isinstance(size, int):
         size = f"{size}x{size}"
+    per_image = spec.ref.startswith("dall-e")
+    try:
+        if per_image:
+            reserved = per_image_cost(spec.ref, size, p.get("quality"))[0] or 0.0
+            reserve(ctx.settings, reserved, f"{spec.name} on one image")
+        else:
+            reserved = reserve_estimate(ctx, item[1], image_output_tokens(size, p.get("quality")))
+    except SpendingCapError as exc:
+        r.error = error_info(exc)
+        return r
+    kwargs: dict[str, Any] = dict(model=spec.ref, prompt=item[1], n=1)
     if size:
         kwargs["size"] = size
+    if p.get("quality"):
+        kwargs["quality"] = p["quality"]
     if not spec.ref.startswith("gpt-image"):  # gpt-image-* always answer in base64 and refuse the parameter
         kwargs["response_format"] = "b64_json"
-    ignored = [k for k in ("steps", "guidance_scale", "seed") if p.get(k) not in (None, 0, 0.0)]
+    ignored = [k for k in ("steps", "guidance_scale", "seed", "scheduler", "negative_prompt", "batch_size")
+               if p.get(k) not in (None, 0, 0.0, "")]
     if ignored:
         r.notes.append(f"not sent (the images API has no such parameter): {', '.join(ignored)}")
     r.started_at = time.time()
@@ -58,7 +67,11 @@ def image(spec, client, item: Item, ctx: RunContext) -> Result:
         r.output = f"{r.image.width}x{r.image.height} image"
     except Exception as exc:  # noqa: BLE001 - not an image
         return malformed(r, ctx, reserved, f"the response holds no readable image ({type(exc).__name__}: {exc})")
-    price(spec, r)
+    if per_image:
+        r.cost_usd, r.cost_basis = per_image_cost(spec.ref, size, p.get("quality"))
+    else:
+        price(spec, r)
+    r.generation = json.dumps({k: v for k, v in (("size", size), ("quality", p.get("quality"))) if v})
     settle_cost(ctx, reserved, r.cost_usd)
     return r
 

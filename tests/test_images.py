@@ -1,0 +1,255 @@
+"""Image generation: the mini Stable Diffusion (trained here, shipped in the package), its training command,
+the adherence classifier, grids with PNG metadata that make an image again, schedulers, cancel, closed image APIs
+(through a fake endpoint) and the edge cases refused before any model runs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import openclosed as oc
+from openclosed.catalog import shape_classifier, shapes
+from openclosed.core.errors import BadParameterError, OpenClosedError
+
+from openai_fakes import FakeAPI, error_response, image_response, register_fake, sequence, tiny_png, use_key
+
+
+def _pixels(img) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), dtype=np.int16)
+
+
+# ------------------------------------------------------------------ data and classifier
+def test_drawings_are_seeded_and_never_show_a_held_out_pair():
+    a, da = shapes.dataset(40, seed=3)
+    b, db = shapes.dataset(40, seed=3)
+    c, _ = shapes.dataset(40, seed=4)
+    assert da == db and all((_pixels(x) == _pixels(y)).all() for x, y in zip(a, b))
+    assert any((_pixels(x) != _pixels(y)).any() for x, y in zip(a, c))
+    _, many = shapes.dataset(400, seed=0)
+    assert not {(d.colour, d.shape) for d in many} & set(shapes.HELD_OUT)
+    assert {d.colour for d in many} == set(shapes.COLOURS) and {d.shape for d in many} == set(shapes.SHAPES)
+    assert shapes.parse_prompt("A small Blue star at the top left") == ("blue", "star")
+
+
+def test_the_adherence_classifier_reads_fresh_drawings():
+    net = shape_classifier.load()
+    acc = shape_classifier.accuracy(net, n=300, seed=4242)  # pictures it never saw, every pair
+    assert acc["both"] >= 0.95, acc
+    imgs, ds = shapes.dataset(12, seed=99, pairs=shapes.HELD_OUT)
+    got = shape_classifier.predict(net, [im.resize((96, 96)) for im in imgs])  # any size is read at 32x32
+    assert sum(g == (d.colour, d.shape) for g, d in zip(got, ds)) >= 11
+
+
+# ------------------------------------------------------------------ training
+def test_a_few_training_steps_lower_the_loss_and_save_a_loadable_pipeline(tmp_path):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from openclosed.catalog import train_mini_sd as T
+
+    cfg = T.MiniSDConfig(**{**T.asdict(T.TINY), "n_images": 32, "vae_steps": 25, "unet_steps": 30})
+    pipe, report = T.train(cfg, seed=0, progress=False, log=lambda _m: None)
+    vae, unet = report["vae_losses"], report["unet_losses"]
+    assert np.mean(vae[-5:]) < 0.7 * np.mean(vae[:5]), report["vae_loss_curve"]
+    assert np.mean(unet[-5:]) < 0.8 * np.mean(unet[:5]), report["unet_loss_curve"]
+    T.save(pipe, report, tmp_path / "sd")
+    again = StableDiffusionPipeline.from_pretrained(tmp_path / "sd")
+    img = again("a red circle", num_inference_steps=2, generator=torch.Generator("cpu").manual_seed(0)).images[0]
+    assert img.size == (shapes.SIZE, shapes.SIZE)
+
+
+# ------------------------------------------------------------------ the mini SD
+@pytest.fixture(scope="module")
+def mini_sd():
+    from openclosed.catalog.assets import mini_sd_folder
+
+    return mini_sd_folder()
+
+
+def test_mini_sd_loads_like_any_stable_diffusion_and_a_seed_means_the_same_pixels(mini_sd):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(mini_sd)
+    pipe.set_progress_bar_config(disable=True)
+
+    def draw(seed):
+        return pipe("a red circle", num_inference_steps=6, generator=torch.Generator("cpu").manual_seed(seed)).images[0]
+
+    assert (_pixels(draw(1)) == _pixels(draw(1))).all()
+    assert (_pixels(draw(1)) != _pixels(draw(2))).any()
+    spec = oc.get_model("mini-sd")
+    assert "offline" in spec.profiles and not spec.random_weights and spec.license == "Apache-2.0"
+    assert (Path(mini_sd) / "MODEL_CARD.md").is_file()
+    assert oc.get_model("tiny-sd-random").profiles == ()  # the random pipeline is a test fixture only
+
+
+def test_mini_sd_weights_are_checked_against_the_asset_table(mini_sd, tmp_path):
+    from openclosed.catalog.assets import ASSETS, verify
+
+    verify(ASSETS["mini-sd"], Path(mini_sd))  # the shipped files pass
+    copy = tmp_path / "copy"
+    shutil.copytree(mini_sd, copy)
+    weights = copy / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(OpenClosedError, match="sha256"):
+        verify(ASSETS["mini-sd"], copy)
+
+
+def test_compare_batches_prompts_and_keeps_every_image_as_drawn_alone():
+    prompts = ["a red circle", "a blue square on a black background", "a yellow star"]
+    together = oc.compare("image-generation", ["mini-sd"], prompts, steps=4, cache="off", progress=False)
+    alone = oc.compare("image-generation", ["mini-sd"], prompts[1:2], steps=4, cache="off", progress=False,
+                       batch_size=1)
+    assert all(r.ok and r.image.size == (32, 32) for r in together.results)
+    assert "one pipeline call with 3 prompts" in "; ".join(together.results[1].notes)
+    assert np.abs(_pixels(together.results[1].image) - _pixels(alone.results[0].image)).max() <= 1
+    r = together.results[0]
+    assert r.cost_usd is not None and r.latency_s > 0 and not r.random_weights
+    assert '"steps": 4' in r.generation and '"guidance_scale": 2.5' in r.generation  # the preset's guidance
+
+
+def test_grid_pngs_carry_their_parameters_and_make_the_same_image_again(tmp_path):
+    grid = oc.image_grid(["a green circle", "a purple star"], ["mini-sd"], seeds=[0, 3], steps=4,
+                         folder=tmp_path / "grid", cache="off", progress=False)
+    assert len(grid.files) == 4 and all(Path(f).is_file() for f in grid.files)
+    html = grid._repr_html_()
+    assert html.count("<img") == 4 and "seed 3" in html and "4 steps" in html and "$" in html
+    from openclosed.engine.images import read_png_meta
+
+    meta = read_png_meta(grid.files[3])
+    assert meta["model"] == "mini-sd" and meta["prompt"] == "a purple star" and meta["seed"] == 3
+    assert meta["steps"] == 4 and meta["width"] == 32
+    again = oc.rerun_image(grid.files[3], cache="off", progress=False)
+    from PIL import Image
+
+    with Image.open(grid.files[3]) as saved:
+        assert np.abs(_pixels(saved) - _pixels(again.results[0].image)).max() <= 1
+    with pytest.raises(OpenClosedError, match="no generation parameters"):
+        blank = tmp_path / "blank.png"
+        Image.new("RGB", (8, 8)).save(blank)
+        oc.rerun_image(blank)
+
+
+def test_schedulers_negative_prompts_and_guidance_change_the_picture():
+    base = dict(steps=6, cache="off", progress=False)
+    a = oc.compare("image-generation", ["mini-sd"], ["a red square"], **base).results[0]
+    b = oc.compare("image-generation", ["mini-sd"], ["a red square"], scheduler="euler", **base).results[0]
+    c = oc.compare("image-generation", ["mini-sd"], ["a red square"], negative_prompt="a blue circle", **base).results[0]
+    assert "EulerDiscreteScheduler" in b.generation
+    assert (_pixels(a.image) != _pixels(b.image)).any() and (_pixels(a.image) != _pixels(c.image)).any()
+    d = oc.compare("image-generation", ["mini-sd"], ["a red square"], **base).results[0]
+    assert (_pixels(a.image) == _pixels(d.image)).all()  # the saved scheduler is back after the euler run
+    with pytest.raises(BadParameterError, match="dpm\\+\\+"):
+        oc.compare("image-generation", ["mini-sd"], ["x"], scheduler="heun2")
+
+
+def test_cancel_stops_after_the_current_step_and_skips_the_rest(monkeypatch):
+    from openclosed.backends import diffusers as backend
+
+    loaded = oc.load_model("mini-sd")
+    sched = loaded.model.scheduler
+    calls = {"n": 0}
+    step = sched.step
+
+    def step_then_cancel(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            backend.request_cancel()
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(sched, "step", step_then_cancel)
+    run = oc.compare("image-generation", ["mini-sd"], ["a red circle", "a blue star"], steps=10, batch_size=1,
+                     cache="off", progress=False)
+    first, second = run.results
+    assert first.image is None and first.error.type == "CancelledError" and "after 3 of 10 steps" in first.error.message
+    assert second.image is None and "before it started" in second.error.message
+
+
+def test_denoising_strip_shows_every_few_steps():
+    frames = oc.denoising_strip("mini-sd", "a red circle", every=2, steps=6)
+    assert [s for s, _ in frames] == [2, 4, 6]
+    assert "step 4" in oc.Strip(frames)._repr_html_()
+
+
+def test_adherence_reports_seen_and_held_out_pairs_separately():
+    run = oc.compare("image-generation", ["mini-sd"], ["a red circle", "a green star", "a lighthouse"], steps=8,
+                     cache="off", progress=False)
+    ad = oc.adherence(run)
+    assert set(ad.rows["split"]) == {"seen", "held-out"} and len(ad.rows) == 2  # the lighthouse is not judged
+    assert 0.0 <= ad.share("seen") <= 1.0
+    assert set(ad.summary.columns) >= {"model", "split", "images", "shape_and_colour"}
+
+
+# ------------------------------------------------------------------ edge cases: refused before any model runs
+@pytest.mark.parametrize("params, words", [
+    ({"steps": 0}, "steps=0 is out of range"),
+    ({"size": 65}, "multiple of 8"),
+    ({"size": "64x100"}, "multiple of 8"),
+    ({"size": 4096}, "GB"),
+    ({"scheduler": "fast"}, "not a scheduler"),
+    ({"quality": "ultra"}, "not an image quality"),
+])
+def test_bad_settings_are_refused_naming_the_fix(params, words, monkeypatch):
+    from openclosed.backends import diffusers as backend
+
+    def must_not_run(*_a, **_k):
+        raise AssertionError("a model ran")
+
+    monkeypatch.setattr(backend, "run", must_not_run)
+    with pytest.raises(BadParameterError, match=words) as info:
+        oc.compare("image-generation", ["mini-sd"], ["a red circle"], **params)
+    assert info.value.hint
+
+
+def test_too_big_size_gives_an_estimate_of_time_and_memory():
+    with pytest.raises(BadParameterError) as info:
+        oc.compare("image-generation", ["mini-sd"], ["a red circle"], size=4096)
+    msg = str(info.value)
+    assert "GB per image" in msg and ("min" in msg or " h " in msg or " s " in msg) and "size=" in info.value.hint
+
+
+def test_an_empty_prompt_and_a_model_over_the_memory_budget_are_errors_with_fixes():
+    run = oc.compare("image-generation", ["mini-sd"], ["   "], cache="off", progress=False)
+    assert run.results[0].error.type == "EmptyInput" and run.results[0].error.hint
+    from openclosed.engine.modelcache import model_cache
+
+    model_cache().clear()
+    oc.setup(model_budget_gb=0.000001, verbose=False)
+    run = oc.compare("image-generation", ["mini-sd"], ["a red circle"], cache="off", progress=False)
+    err = run.results[0].error
+    assert run.results[0].image is None and err.type == "ModelTooLargeError" and "model_budget_gb" in err.hint
+
+
+# ------------------------------------------------------------------ closed image APIs (loopback fakes)
+def test_dall_e_3_is_priced_per_image_and_gpt_image_1_by_tokens_for_its_quality(monkeypatch):
+    use_key(monkeypatch)
+    fake = FakeAPI(sequence(image_response(tiny_png(), usage=None)))
+    register_fake("fake-dalle", fake, task="image-generation", model="dall-e-3")
+    r = oc.compare("image-generation", ["fake-dalle"], ["a red square"], size="1024x1792", quality="hd",
+                   cache="off", progress=False).results[0]
+    assert r.ok and r.cost_usd == pytest.approx(0.12) and "checked 2025-06-01" in r.cost_basis
+    assert fake.bodies[0]["quality"] == "hd" and fake.bodies[0]["size"] == "1024x1792"
+    fake2 = FakeAPI(sequence(image_response(tiny_png(), usage=(20, 272))))
+    register_fake("fake-gpt-image", fake2, task="image-generation", model="gpt-image-1")
+    r2 = oc.compare("image-generation", ["fake-gpt-image"], ["a red square"], size="1024x1024", quality="low",
+                    cache="off", progress=False).results[0]
+    assert r2.ok and r2.output_tokens == 272 and r2.cost_usd and "genai-prices" in r2.cost_basis
+    assert fake2.bodies[0]["quality"] == "low"
+
+
+def test_a_content_policy_refusal_is_that_models_result(monkeypatch):
+    use_key(monkeypatch)
+    fake = FakeAPI(sequence(error_response(400, "Your request was rejected as a result of our safety system.",
+                                           code="content_policy_violation")))
+    register_fake("fake-refuser", fake, task="image-generation", model="gpt-image-1")
+    run = oc.compare("image-generation", ["mini-sd", "fake-refuser"], ["a red circle"], steps=4, cache="off",
+                     progress=False)
+    ok, refused = run.result("mini-sd", 0), run.result("fake-refuser", 0)
+    assert ok.ok and ok.image is not None
+    assert refused.image is None and refused.error.type == "ContentPolicyError" and refused.model == "fake-refuser"
