@@ -201,7 +201,8 @@ def throughput(run) -> Any:
         span = (max(r.ended_at for r in fresh) - min(r.started_at for r in fresh)) if fresh else 0.0
         tps = [r.tokens_per_s for r in fresh if r.tokens_per_s]
         outs = [r.output_tokens for r in fresh if r.output_tokens]
-        device = loaded.get(m, {}).get("device") or (fresh[0].family if fresh else "")
+        endpoint = run.manifest.get("endpoints", {}).get(m, {}).get("endpoint")
+        device = loaded.get(m, {}).get("device") or (f"server at {endpoint}" if endpoint else "")
         rows.append({
             "model": m, "family": fresh[0].family if fresh else "", "device": device, "measured inputs": len(fresh),
             "items/s": len(fresh) / span if span > 0 else None,
