@@ -61,8 +61,9 @@ def finetune_classifier(train=None, *, method: str = "contrastive", base: str = 
     trainer, d_epochs, d_lr, d_batch = methods[method]
     spec, folder = _base_folder(base, "sentiment")
     data = sentiment_data("train") if train is None else labelled(train, "training data")
-    run = trainer(spec.name, folder, data, out, get_settings(), epochs=epochs or d_epochs,
-                  learning_rate=learning_rate or d_lr, batch_size=batch_size or d_batch, validation=validation,
+    run = trainer(spec.name, folder, data, out, get_settings(), epochs=d_epochs if epochs is None else epochs,
+                  learning_rate=d_lr if learning_rate is None else learning_rate,
+                  batch_size=d_batch if batch_size is None else batch_size, validation=validation,
                   seed=seed, on_log=on_log)
     kind = {"backend": "embedding", "arch": "embedding"} if method == "contrastive" else {"arch": "classifier"}
     register(name, task="sentiment", path=run.folder, license=spec.license, replace_existing=True,
