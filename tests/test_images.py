@@ -50,10 +50,10 @@ def test_a_few_training_steps_lower_the_loss_and_save_a_loadable_pipeline(tmp_pa
 
     from openclosed.catalog import train_mini_sd as T
 
-    cfg = T.MiniSDConfig(**{**T.asdict(T.TINY), "n_images": 32, "vae_steps": 25, "unet_steps": 30})
+    cfg = T.MiniSDConfig(**{**T.asdict(T.TINY), "n_images": 32, "vae_steps": 40, "unet_steps": 30})
     pipe, report = T.train(cfg, seed=0, progress=False, log=lambda _m: None)
     vae, unet = report["vae_losses"], report["unet_losses"]
-    assert np.mean(vae[-5:]) < 0.7 * np.mean(vae[:5]), report["vae_loss_curve"]
+    assert np.mean(vae[-10:]) < 0.8 * np.mean(vae[:5]), report["vae_loss_curve"]
     assert np.mean(unet[-5:]) < 0.8 * np.mean(unet[:5]), report["unet_loss_curve"]
     T.save(pipe, report, tmp_path / "sd")
     again = StableDiffusionPipeline.from_pretrained(tmp_path / "sd")
@@ -234,13 +234,13 @@ def test_dall_e_3_is_priced_per_image_and_gpt_image_1_by_tokens_for_its_quality(
     r = oc.compare("image-generation", ["fake-dalle"], ["a red square"], size="1024x1792", quality="hd",
                    cache="off", progress=False).results[0]
     assert r.ok and r.cost_usd == pytest.approx(0.12) and "checked 2025-06-01" in r.cost_basis
-    assert fake.bodies[0]["quality"] == "hd" and fake.bodies[0]["size"] == "1024x1792"
+    assert fake.bodies()[0]["quality"] == "hd" and fake.bodies()[0]["size"] == "1024x1792"
     fake2 = FakeAPI(sequence(image_response(tiny_png(), usage=(20, 272))))
     register_fake("fake-gpt-image", fake2, task="image-generation", model="gpt-image-1")
     r2 = oc.compare("image-generation", ["fake-gpt-image"], ["a red square"], size="1024x1024", quality="low",
                     cache="off", progress=False).results[0]
     assert r2.ok and r2.output_tokens == 272 and r2.cost_usd and "genai-prices" in r2.cost_basis
-    assert fake2.bodies[0]["quality"] == "low"
+    assert fake2.bodies()[0]["quality"] == "low"
 
 
 def test_a_content_policy_refusal_is_that_models_result(monkeypatch):

@@ -65,7 +65,7 @@ class MiniSDConfig:
 
 FULL = MiniSDConfig()
 TINY = MiniSDConfig(n_images=64, vae_channels=(8, 16), unet_channels=(16, 32), text_width=16, text_layers=1,
-                    vae_steps=30, vae_batch=16, vae_lr=2e-3, unet_steps=40, unet_batch=16, unet_lr=2e-3)
+                    vae_steps=30, vae_batch=16, vae_lr=1e-3, unet_steps=40, unet_batch=16, unet_lr=2e-3)
 
 TRAIN_SEED_OFFSET = 0
 """Drawn training pictures use ``seed``; the adherence classifier draws from other seeds."""

@@ -82,12 +82,20 @@ def check_local_size(params: dict[str, Any], settings: Settings, specs=()) -> No
     wh = sides(params.get("size"))
     if not wh:
         return
+    limit = MAX_SIZE.get(settings.device, 1024)
+    if max(wh) > limit:
+        megapixels = wh[0] * wh[1] / 1e6
+        raise BadParameterError(
+            f"size={params['size']!r} is too large for this {settings.device.upper()}: {megapixels:.1f} megapixels per "
+            f"image, {wh[0] * wh[1] / 512**2:.0f}x the pixels of 512x512 (and attention grows faster than that); "
+            + "; ".join(f"{spec.name}: about {_duration(sec)} and {gb:,.1f} GB per image" for spec in specs
+                        for sec, gb in [estimate_local(spec, wh[0], wh[1], _steps(spec, params),
+                                                       _guidance(spec, params), settings)]),
+            f"use sizes of at most {limit} (e.g. size={limit}) on {settings.device} for models that run here; draw "
+            "small, then upscale")
     free_gb = psutil.virtual_memory().available / 1e9
     for spec in specs:
-        preset = spec.extra.get("preset", {})
-        steps = params.get("steps") or preset.get("steps", 20)
-        guidance = params.get("guidance_scale")
-        guidance = preset.get("guidance_scale", 7.5) if guidance is None else guidance
+        steps, guidance = _steps(spec, params), _guidance(spec, params)
         seconds, gb = estimate_local(spec, wh[0], wh[1], steps, guidance, settings)
         if seconds > settings.deadline_s or gb > free_gb or max(wh) > MAX_SIZE.get(settings.device, 1024):
             raise BadParameterError(
@@ -97,6 +105,15 @@ def check_local_size(params: dict[str, Any], settings: Settings, specs=()) -> No
                 f"{MAX_SIZE.get(settings.device, 1024)})",
                 f"draw smaller (e.g. size={_fitting(spec, steps, guidance, settings, free_gb)}) and upscale, use "
                 "fewer steps, or run it on a GPU")
+
+
+def _steps(spec, params: dict[str, Any]) -> int:
+    return params.get("steps") or spec.extra.get("preset", {}).get("steps", 20)
+
+
+def _guidance(spec, params: dict[str, Any]) -> float:
+    g = params.get("guidance_scale")
+    return spec.extra.get("preset", {}).get("guidance_scale", 7.5) if g is None else g
 
 
 def _duration(seconds: float) -> str:
