@@ -72,6 +72,7 @@ class Server:
 
     folder: Path | None = None
     device: str = "cpu"
+    dtype: str = "auto"  # "auto" = the dtype of the weights on disk (bfloat16 for SmolLM2: slow on most CPUs)
     port: int = field(default_factory=free_port)
     log_dir: Path | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
@@ -89,7 +90,8 @@ class Server:
         for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # the server needs no key: it never gets one
             env.pop(key, None)
         cmd = serve_command() + ([str(self.folder)] if self.folder else []) + [
-            "--host", "127.0.0.1", "--port", str(self.port), "--device", self.device, "--log-level", "warning"]
+            "--host", "127.0.0.1", "--port", str(self.port), "--device", self.device, "--dtype", self.dtype,
+            "--log-level", "warning"]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         return self
@@ -202,7 +204,8 @@ def serve(model: str, *, task: str | None = None, name: str | None = None,
         raise OpenClosedError(f"{model!r} is not on this machine as a folder ({files.where})",
                               "download it first (python -m openclosed.catalog.assets --profile ...) or register a folder")
     device = "cuda" if settings.device.startswith("cuda") else "cpu"
-    server = Server(Path(files.where), device=device).start()
+    # the session's dtype: the one this machine computes fast in (float32 on a CPU without native bfloat16)
+    server = Server(Path(files.where), device=device, dtype=settings.dtype).start()
     atexit.register(server.stop)
     server.wait_ready(timeout_s, progress=progress)
     label = "random-weight stand-in" if (files.stand_in or files.random_weights or spec.random_weights) else "weights"
