@@ -23,12 +23,12 @@ GPT_IMAGE_TOKENS = {
 
 # genai-prices has no DALL-E entries: dall-e-3 is billed per image. $ per image by quality and size, from OpenAI's
 # pricing page (https://platform.openai.com/docs/pricing, "Image generation"), unchanged since the model's launch
-# (2023-11-06), checked 2025-06-01. Override with oc.set_image_price().
+# (2023-11-06); set at that date, not re-checked since. Override with oc.set_image_price().
 DALL_E_3_PRICES = {
     "standard": {"1024x1024": 0.040, "1024x1792": 0.080, "1792x1024": 0.080},
     "hd": {"1024x1024": 0.080, "1024x1792": 0.120, "1792x1024": 0.120},
 }
-DALL_E_3_PRICE_SOURCE = "OpenAI pricing page (platform.openai.com/docs/pricing), dall-e-3 per image, checked 2025-06-01"
+DALL_E_3_PRICE_SOURCE = "OpenAI pricing page (platform.openai.com/docs/pricing), dall-e-3 per image, as published 2023-11-06"
 _image_overrides: dict[tuple[str, str, str], float] = {}
 
 
