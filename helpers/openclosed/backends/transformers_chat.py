@@ -44,9 +44,9 @@ class TokenStreamer:
     The first ``put`` is the prompt and is skipped.
     """
 
-    def __init__(self, push: Callable[[TokenStreamer], None], every_s: float = PUSH_EVERY_S) -> None:
+    def __init__(self, push: Callable[[TokenStreamer], None], every_s: float | None = None) -> None:
         self.push = push
-        self.every_s = every_s
+        self.every_s = PUSH_EVERY_S if every_s is None else every_s  # read at call time (tests set it to 0)
         self.steps: list = []  # one (batch,) tensor per generated step
         self.times: list[float] = []  # perf_counter when each step arrived
         self._prompt_seen = False
