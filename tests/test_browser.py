@@ -326,12 +326,7 @@ def make_image_grid(page, stem: str) -> None:
 
 
 # Panel interactions per notebook (its stem -> functions taking (page, stem)), run after Run All.
-# Add one line per panel, e.g.
-#   "02_text_generation": [stop_chat_while_streaming]   - type, Run, press Stop while tokens arrive,
-#                                                           assert the partial answer stays and says stopped
-#   "02b_inside_chat_models": [...]; "03_image_generation": [make_image_grid]   - assert one image per model
-#   "04_customize": [...]; "05_cost_privacy_transparency": [vote_in_arena]        - vote, assert the tally
-# using code_cell() to find the panel's cell and shoot() to keep a screenshot.
+# Add one line per panel, using code_cell() to find the panel's cell and shoot() to keep a screenshot.
 PANEL_ACTIONS: dict[str, list[Callable]] = {
     "01_sentiment": [use_sentiment_panel],
     "02_text_generation": [stop_chat_while_streaming],
