@@ -228,15 +228,110 @@ def use_sentiment_panel(page, stem: str) -> None:
     shoot(page, f"{stem}-panel", panel)
 
 
+def _widget_column(panel, title: str):
+    """The VBox inside ``panel`` headed by the bold ``title`` (e.g. a model's column of a chat panel)."""
+    page = panel.page
+    return panel.locator(".widget-vbox").filter(has=page.locator("b", has_text=re.compile(rf"^{re.escape(title)}$")))
+
+
+def stop_chat_while_streaming(page, stem: str) -> None:
+    """Type a prompt, press Run, press Stop while the in-process model streams: its
+    partial answer stays, marked stopped, and the panel says it finished (stopped)."""
+    cell = code_cell(page, "oc.ChatPanel(models, max_tokens=96)")
+    panel = cell.locator(".jp-OutputArea-output .widget-vbox").first
+    panel.scroll_into_view_if_needed()
+    panel.locator("textarea").first.fill("Write a long story about a lighthouse keeper and a storm.")
+    panel.locator("button", has_text=re.compile(r"^\s*Run\s*$")).first.click()
+    column = _widget_column(panel, "smollm2-135m").first
+    column.wait_for(timeout=60_000)
+    # streamed text arrives with a cursor mark while the model is still writing
+    column.locator(".widget-html-content", has_text="▌").first.wait_for(timeout=300_000)
+    streamed = column.inner_text().replace("▌", "").strip()
+    panel.locator("button", has_text="Stop").first.click()
+    panel.locator("text=/Done in .* \\(stopped\\)/").first.wait_for(timeout=180_000)
+    text = column.locator(".widget-html-content").nth(2).inner_text()  # title, stats, answer
+    assert "■ stopped" in text and "the partial text is kept" in text, text
+    partial = text.split("■ stopped")[0].strip()
+    assert partial, f"no partial text kept: {text!r} (streamed before Stop: {streamed!r})"
+    assert "▌" not in text and "waiting…" not in text, text
+    assert panel.locator("button", has_text=re.compile(r"^\s*Run\s*$")).first.is_enabled()
+    shoot(page, f"{stem}-chat-stopped", panel)
+
+
+def vote_in_arena(page, stem: str) -> None:
+    """Type a prompt, New round, wait for both anonymous answers, vote A: the
+    contestants are revealed, the vote is counted and the leaderboard is drawn."""
+    from playwright.sync_api import expect
+
+    cell = code_cell(page, "oc.ArenaPanel(arena)")
+    panel = cell.locator(".jp-OutputArea-output .widget-vbox").first
+    panel.scroll_into_view_if_needed()
+    assert panel.locator(".js-plotly-plot").count() == 0  # no leaderboard before the first vote
+    panel.locator("textarea").first.fill("Name one reason to learn to cook.")
+    panel.locator("button", has_text="New round").first.click()
+    vote_a = panel.locator("button", has_text="A is better").first
+    expect(vote_a).to_be_enabled(timeout=300_000)  # enabled once both answers are in and neither failed
+    panel.locator("text=/which answer is better\\?/").first.wait_for(timeout=30_000)
+    texts = [t for t in panel.locator(".widget-html-content").all_inner_texts()
+             if re.match(r"^[AB]\n", t.strip() + "\n")]  # the two sides: "A" or "B", then the answer
+    assert len(texts) >= 2, panel.inner_text()
+    for t in texts[:2]:
+        body = t.strip()[1:].strip()
+        assert body and body != "…" and "▌" not in body, texts
+    before = panel.inner_text()
+    assert " was " not in before  # nobody revealed before the vote
+    vote_a.click()
+    panel.locator("text=/Vote 1 saved/").first.wait_for(timeout=60_000)
+    reveal = panel.locator(".widget-html-content", has_text="A ✔ was").first
+    reveal.wait_for(timeout=30_000)
+    revealed = reveal.inner_text()
+    assert re.search(r"A ✔ was \S+", revealed) and re.search(r"B was \S+", revealed), revealed
+    names = re.findall(r"[AB](?: ✔)? was (\S+)", revealed)
+    assert len(names) == 2 and names[0] != names[1], revealed
+    expect(vote_a).to_be_disabled(timeout=30_000)  # one vote per round
+    plot = panel.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=PLOTLY_FIRST_RENDER_S * 1000)
+    board = panel.inner_text()
+    assert re.search(r"Leaderboard from \d+ votes", board), board[-2000:]
+    for name in names:  # both contestants are on the board
+        assert plot.locator("text", has_text=name).count() or name in plot.inner_text(), (name, board[-2000:])
+    shoot(page, f"{stem}-arena-vote", panel)
+
+
+def make_image_grid(page, stem: str) -> None:
+    """Pick the offline model, type two prompts, Draw: one captioned image per prompt and model."""
+    cell = code_cell(page, "oc.ImagePanel(")
+    panel = cell.locator(".jp-OutputArea-output .widget-vbox").first
+    panel.scroll_into_view_if_needed()
+    select = panel.locator("select").first
+    offered = select.locator("option").all_inner_texts()
+    assert "mini-sd" in offered, offered
+    select.select_option(["mini-sd"])
+    prompts = ["a small blue square on a white background", "a large green circle on a black background"]
+    panel.locator("textarea").first.fill("\n".join(prompts))
+    panel.locator("button", has_text="Draw").first.click()
+    panel.locator("text=/done in \\d/").first.wait_for(timeout=300_000)
+    table = panel.locator("table").first
+    images = table.locator("img")
+    assert images.count() == len(prompts), table.inner_html()[:2000]  # 2 prompts x 1 model x 1 seed
+    for i in range(images.count()):
+        assert images.nth(i).get_attribute("src").startswith("data:image/png;base64,")
+        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    body = table.inner_text()
+    for p in prompts:
+        assert p in body, body
+    assert body.count("mini-sd") >= len(prompts) + 1, body  # column header + one caption per image
+    assert len(re.findall(r"\d+\.\d\d s · \$", body)) == len(prompts), body  # each caption: time and cost
+    shoot(page, f"{stem}-image-grid", panel)
+
+
 # Panel interactions per notebook (its stem -> functions taking (page, stem)), run after Run All.
-# Add one line per panel, e.g.
-#   "02_text_generation": [stop_chat_while_streaming]   - type, Run, press Stop while tokens arrive,
-#                                                           assert the partial answer stays and says stopped
-#   "02b_inside_chat_models": [...]; "03_image_generation": [make_image_grid]   - assert one image per model
-#   "04_customize": [...]; "05_cost_privacy_transparency": [vote_in_arena]        - vote, assert the tally
-# using code_cell() to find the panel's cell and shoot() to keep a screenshot.
+# Add one line per panel, using code_cell() to find the panel's cell and shoot() to keep a screenshot.
 PANEL_ACTIONS: dict[str, list[Callable]] = {
     "01_sentiment": [use_sentiment_panel],
+    "02_text_generation": [stop_chat_while_streaming],
+    "02b_inside_chat_models": [vote_in_arena],
+    "03_image_generation": [make_image_grid],
 }
 
 

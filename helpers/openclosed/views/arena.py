@@ -178,10 +178,20 @@ class ArenaPanel(widgets.VBox):
         if len(votes) == 0:
             return
         self.ratings = bradley_terry(votes, rounds=100, seed=self.arena.seed)
-        self.board.outputs = ()
-        self.board.append_display_data(leaderboard_plot(self.ratings))
+        figures = [leaderboard_plot(self.ratings)]
         if len(self.ratings.table) > 1:
-            self.board.append_display_data(winrate_plot(self.ratings))
+            figures.append(winrate_plot(self.ratings))
+        self.board.outputs = tuple(_figure_output(f) for f in figures)
+
+
+def _figure_output(fig) -> dict[str, Any]:
+    """An Output widget entry holding a plotly figure. (``Output.append_display_data`` would call the
+    figure's ``_ipython_display_``, which draws it outside the widget, and keep an empty entry.)"""
+    import plotly.io as pio
+
+    data = pio.renderers["plotly_mimetype"].to_mimebundle(fig)
+    data["text/plain"] = fig.layout.title.text or "plotly figure"
+    return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
 def _answer_html(side: str, text: str, error=None) -> str:
