@@ -112,3 +112,5 @@ def test_chart_marks_the_break_even_point_and_the_panel_recomputes():
     panel.instance.value = "gpu"
     assert panel.current().instance_usd_per_hour == pytest.approx(INSTANCES["gpu"].usd_per_hour)
     assert "break-even" in panel.note.value and "Left out" in panel.note.value
+    (shown,) = panel.figure.outputs  # the chart is inside the panel, not an empty entry
+    assert "application/vnd.plotly.v1+json" in shown["data"]

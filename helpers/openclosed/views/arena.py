@@ -26,6 +26,7 @@ import ipywidgets as widgets
 from ..core.errors import OpenClosedError
 from ..engine.ratings import bradley_terry
 from ..session.arena import Arena
+from .plots import figure_output
 
 _STREAM_EVERY_S = 0.15  # at most ~7 updates a second per side while streaming
 VOTE_BUTTONS = (("A", "👈 A is better"), ("B", "B is better 👉"), ("tie", "🤝 tie"), ("both bad", "👎 both bad"))
@@ -181,17 +182,7 @@ class ArenaPanel(widgets.VBox):
         figures = [leaderboard_plot(self.ratings)]
         if len(self.ratings.table) > 1:
             figures.append(winrate_plot(self.ratings))
-        self.board.outputs = tuple(_figure_output(f) for f in figures)
-
-
-def _figure_output(fig) -> dict[str, Any]:
-    """An Output widget entry holding a plotly figure. (``Output.append_display_data`` would call the
-    figure's ``_ipython_display_``, which draws it outside the widget, and keep an empty entry.)"""
-    import plotly.io as pio
-
-    data = pio.renderers["plotly_mimetype"].to_mimebundle(fig)
-    data["text/plain"] = fig.layout.title.text or "plotly figure"
-    return {"output_type": "display_data", "data": data, "metadata": {}}
+        self.board.outputs = tuple(figure_output(f) for f in figures)
 
 
 def _answer_html(side: str, text: str, error=None) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .plots import figure_output
+
 if TYPE_CHECKING:
     from ..engine.breakeven import BreakEven
     from ..tasks.cascade import Cascade
@@ -152,8 +154,7 @@ class BreakEvenPanel:
             + (f"{_volume(point)} requests/month" if point else "never (closed is cheaper at every volume)")
             + f". <small>{LEFT_OUT}</small>")
         fig = breakeven(be, volume=self.volume.value, title=self.title)
-        self.figure.clear_output(wait=True)
-        self.figure.append_display_data(fig)
+        self.figure.outputs = (figure_output(fig),)  # append_display_data would leave it empty
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

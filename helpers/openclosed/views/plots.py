@@ -126,7 +126,7 @@ def latency(run: Comparison):
     return fig
 
 
-__all__ = ["confusion", "disagreements", "latency", "tradeoff"]
+__all__ = ["confusion", "disagreements", "figure_output", "latency", "tradeoff"]
 
 
 def training_curves(history, title: str = "training"):
@@ -182,3 +182,13 @@ class LiveTraining:
     def _draw(self) -> None:
         if self._handle is not None:
             self._handle.update(training_curves(self.rows, self.title))
+
+
+def figure_output(fig) -> dict:
+    """An Output widget entry holding a plotly figure. (``Output.append_display_data`` would call the
+    figure's ``_ipython_display_``, which draws it outside the widget, and keep an empty entry.)"""
+    import plotly.io as pio
+
+    data = pio.renderers["plotly_mimetype"].to_mimebundle(fig)
+    data["text/plain"] = fig.layout.title.text or "plotly figure"
+    return {"output_type": "display_data", "data": data, "metadata": {}}
