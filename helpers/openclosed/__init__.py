@@ -36,7 +36,7 @@ from .session.estimate import estimate
 from .session.explain import Explanation, explain, transparency
 from .session.images import denoising_strip, rerun_image
 from .session.inside import chat_template, look_inside, next_token_distribution
-from .session.loading import load_model
+from .session.loading import load_model, release_models
 from .session.serving import ServedModel, serve
 from .session.setup import ask_for_key, get_settings, setup
 from .session.sweep import sweep
@@ -50,7 +50,7 @@ __all__ = [
     # the core path
     "Comparison", "ErrorInfo", "Loaded", "ModelSpec", "OpenClosedError", "Result", "__version__", "ask_for_key",
     "available_models", "compare", "estimate", "export_cache", "get_model", "get_settings", "import_cache", "load",
-    "load_model", "models", "readable", "register", "rerun", "serve", "ServedModel", "set_price", "setup",
+    "load_model", "models", "readable", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
     "unregister", "ComparePanel", "plots",
     # sentiment and customising
     "Evaluation", "evaluate", "load_dataset", "sentiment_data", "few_shot", "fine_tuning_quote",

@@ -89,3 +89,9 @@ def load_model(name: str | ModelSpec, *, dtype: str | None = None, device: str |
         return loaded
 
     return model_cache().get_or_load(key, load, label=spec.label, estimate_bytes=estimate_bytes(spec, chosen))
+
+
+def release_models() -> None:
+    """Free the memory of every model loaded in this kernel (each loads again when next used), e.g.
+    before starting a server with ``oc.serve``: it is a second process with its own copy of the weights."""
+    model_cache().clear()
