@@ -205,15 +205,22 @@ def shoot(page, name: str, target=None) -> Path:
     return path
 
 
-def use_sentiment_panel(page, stem: str) -> None:
-    """Tick two models, type two lines, press Run: both models' labels side by side."""
-    cell = code_cell(page, 'oc.ComparePanel("sentiment")')
+def open_panel(page, snippet: str, choose: list[str]):
+    """The panel shown by the code cell containing ``snippet``, scrolled into view, with ``choose`` picked
+    in its model list (each must be offered)."""
+    cell = code_cell(page, snippet)
     panel = cell.locator(".jp-OutputArea-output .widget-vbox").first
     panel.scroll_into_view_if_needed()
     select = panel.locator("select").first
     offered = select.locator("option").all_inner_texts()
-    assert "vader" in offered and "minilm-lr" in offered, offered
-    select.select_option(["vader", "minilm-lr"])
+    assert all(name in offered for name in choose), offered
+    select.select_option(choose)
+    return panel
+
+
+def use_sentiment_panel(page, stem: str) -> None:
+    """Tick two models, type two lines, press Run: both models' labels side by side."""
+    panel = open_panel(page, 'oc.ComparePanel("sentiment")', ["vader", "minilm-lr"])
     panel.locator("textarea").first.fill("I absolutely love this lab!\nThe worst, most terrible day ever.")
     panel.locator("button", has_text="Run").first.click()
     panel.locator("text=/Done in/").first.wait_for(timeout=120_000)
@@ -300,13 +307,7 @@ def vote_in_arena(page, stem: str) -> None:
 
 def make_image_grid(page, stem: str) -> None:
     """Pick the offline model, type two prompts, Draw: one captioned image per prompt and model."""
-    cell = code_cell(page, "oc.ImagePanel(")
-    panel = cell.locator(".jp-OutputArea-output .widget-vbox").first
-    panel.scroll_into_view_if_needed()
-    select = panel.locator("select").first
-    offered = select.locator("option").all_inner_texts()
-    assert "mini-sd" in offered, offered
-    select.select_option(["mini-sd"])
+    panel = open_panel(page, "oc.ImagePanel(", ["mini-sd"])
     prompts = ["a small blue square on a white background", "a large green circle on a black background"]
     panel.locator("textarea").first.fill("\n".join(prompts))
     panel.locator("button", has_text="Draw").first.click()

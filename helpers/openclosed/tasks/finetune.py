@@ -126,6 +126,18 @@ def labelled(data: Any, what: str = "data"):
     return out
 
 
+def check_training_settings(whole: tuple[tuple[str, Any, int], ...], learning_rate: Any, lr_hint: str,
+                            example_factor: int = 4) -> None:
+    """Refuse bad hyper-parameters before any training: each ``(name, value, lowest)`` of ``whole`` must be a
+    whole number >= lowest, and ``learning_rate`` a number in (0, 1)."""
+    for pname, value, low in whole:
+        if not isinstance(value, int) or value < low:
+            raise BadParameterError(f"{pname}={value!r} must be a whole number >= {low}",
+                                    f"e.g. {pname}={low * example_factor}")
+    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < 1):
+        raise BadParameterError(f"learning_rate={learning_rate!r} is not a learning rate", lr_hint)
+
+
 def split_validation(train, share: float, seed: int):
     """(train, validation): ``share`` of the training texts held out, stratified by label (and domain if given)."""
     from sklearn.model_selection import train_test_split
@@ -203,12 +215,8 @@ def train_classifier(
                               TrainingArguments, set_seed)
     from transformers.utils import logging as hf_logging
 
-    for pname, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 8)):
-        if not isinstance(value, int) or value < low:
-            raise BadParameterError(f"{pname}={value!r} must be a whole number >= {low}", f"e.g. {pname}={low * 4}")
-    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < 1):
-        raise BadParameterError(f"learning_rate={learning_rate!r} is not a learning rate",
-                                "use a small positive number, e.g. learning_rate=1e-4")
+    check_training_settings((("epochs", epochs, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 8)),
+                            learning_rate, "use a small positive number, e.g. learning_rate=1e-4")
     train = labelled(train, "training data")
     tr, va = split_validation(train, validation, seed)
     set_seed(seed)
@@ -315,12 +323,8 @@ def train_contrastive(
     from sentence_transformers.sentence_transformer.losses import BatchAllTripletLoss
     from transformers import TrainerCallback, set_seed
 
-    for pname, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 4), ("max_length", max_length, 8)):
-        if not isinstance(value, int) or value < low:
-            raise BadParameterError(f"{pname}={value!r} must be a whole number >= {low}", f"e.g. {pname}={low * 4}")
-    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < 1):
-        raise BadParameterError(f"learning_rate={learning_rate!r} is not a learning rate",
-                                "use a small positive number, e.g. learning_rate=2e-4")
+    check_training_settings((("epochs", epochs, 1), ("batch_size", batch_size, 4), ("max_length", max_length, 8)),
+                            learning_rate, "use a small positive number, e.g. learning_rate=2e-4")
     train = labelled(train, "training data")
     tr, va = split_validation(train, validation, seed)
     set_seed(seed)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ..core.errors import BadParameterError
 from ..core.labels import exact_label, few_shot_messages, first_label
 from ..core.settings import Settings, package_versions
-from .finetune import TrainingRun, _Recorder, folder_size_mb, labelled, split_validation
+from .finetune import TrainingRun, _Recorder, check_training_settings, folder_size_mb, labelled, split_validation
 
 TARGET_MODULES = ("q_proj", "v_proj")
 
@@ -115,12 +115,8 @@ def train_lora(
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
-    for pname, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("rank", rank, 1),
-                              ("alpha", alpha, 1)):
-        if not isinstance(value, int) or value < low:
-            raise BadParameterError(f"{pname}={value!r} must be a whole number >= {low}", f"e.g. {pname}={low * 8}")
-    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < 1):
-        raise BadParameterError(f"learning_rate={learning_rate!r} is not a learning rate", "e.g. learning_rate=2e-3")
+    check_training_settings((("epochs", epochs, 1), ("batch_size", batch_size, 1), ("rank", rank, 1),
+                             ("alpha", alpha, 1)), learning_rate, "e.g. learning_rate=2e-3", example_factor=8)
     train = labelled(train, "training data")
     tr, va = split_validation(train, validation, seed)
     if limit is not None:
