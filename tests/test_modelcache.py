@@ -62,3 +62,51 @@ def test_concurrent_requests_load_once():
     with ThreadPoolExecutor(4) as ex:
         got = list(ex.map(lambda _: cache.get_or_load("k", slow, label="k"), range(4)))
     assert len(calls) == 1 and all(g is got[0] for g in got)
+
+
+RELEASE_SCRIPT = r"""
+import sys
+import torch
+from openclosed.engine.modelcache import ModelCache
+
+def anon_mb():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("RssAnon")) / 1024
+
+class Weights:  # a model's many small weight tensors, with the kernel's own small objects allocated between them
+    def __init__(self):
+        self.tensors, self.kept = [], []
+        for i in range(3000):
+            self.tensors.append(torch.ones(25_000))  # 100 KB each, below glibc's mmap threshold: heap memory
+            self.kept.append(torch.ones(16))
+    def parameters(self):
+        return iter(self.tensors)
+    def buffers(self):
+        return iter(())
+
+kept = []
+cache = ModelCache(budget_gb=4)
+before = anon_mb()
+w = cache.get_or_load("m", Weights, label="m")
+kept.extend(w.kept)  # these outlive the model and pin the heap
+del w
+loaded = anon_mb()
+cache.clear()
+print(loaded - before, loaded - anon_mb())
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc/self/status (Linux)")
+def test_clear_gives_the_memory_back_to_the_system():
+    """Freed weights go back to the system at once (glibc keeps freed heap memory otherwise): on a 2 GB pod a
+    released model must not still count while a server or the next model loads."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", RELEASE_SCRIPT], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, MALLOC_ARENA_MAX="1"))
+    assert out.returncode == 0, out.stderr
+    grew, returned = map(float, out.stdout.split())
+    assert grew > 250  # 3000 x 100 KB were really allocated
+    assert returned > 0.8 * grew, f"loaded {grew:.0f} MB, only {returned:.0f} MB given back after clear()"

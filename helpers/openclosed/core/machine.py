@@ -19,6 +19,29 @@ RUNTIME_RESERVE_GB = 0.6
 BUDGET_SHARE = 0.85  # of what is left after the reserve
 
 
+def give_back_memory() -> None:
+    """Collect unreachable objects and hand freed heap memory back to the
+    system now. Model weights are many allocations of a few MB that glibc
+    keeps in its heap after they are freed, so without the trim a released
+    model still counts against a 2 GB pod (measured: SmolLM2-135M, 690 MB
+    anonymous memory after release, 294 MB after the trim)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        trim = getattr(libc, "malloc_trim", None)  # glibc only (not musl, not macOS)
+    except OSError:
+        return
+    if trim is not None:
+        trim(0)
+
+
 def cpu_quota() -> int:
     """CPUs this process may really use: the cgroup quota (v2 or v1) and the
     affinity mask, whichever is smaller. OpenMP ignores the quota, so a 1-CPU

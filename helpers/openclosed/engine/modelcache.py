@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ModelTooLargeError
+from ..core.machine import give_back_memory
 
 GB = 1024**3
 
@@ -81,9 +82,7 @@ class ModelCache:
             self._say(f"[model cache] unloaded {entry.label} ({entry.nbytes / 2**20:.0f} MB) to make room: {reason} "
                       f"(budget {self.budget / GB:.2g} GB; change with oc.setup(model_budget_gb=...))")
         if evicted:  # give the memory back now, not at some later collection
-            import gc
-
-            gc.collect()
+            give_back_memory()
 
     def get_or_load(self, key: str, loader: Callable[[], Any], *, label: str, estimate_bytes: int = 0) -> Any:
         """The cached object for ``key``, loading it with ``loader()`` once."""
@@ -124,9 +123,7 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-        import gc
-
-        gc.collect()
+        give_back_memory()
 
     def info(self):
         """A DataFrame of what is loaded, most recently used last."""
