@@ -155,3 +155,41 @@ def test_bad_training_data_is_refused_with_the_fix(tmp_path):
         oc.finetune_classifier(epochs=0)
     with pytest.raises(BadParameterError, match="method"):
         oc.finetune_classifier(method="magic")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_answer_only_loss_equals_the_full_causal_lm_loss_and_its_gradients(tiny_lm, dtype):
+    """The LoRA trainer projects only the answer positions onto the vocabulary (memory); the loss and the
+    gradients must be those of the library's own causal-LM loss over all positions, with padding in the batch."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
+
+    from openclosed.tasks.lora import answer_loss_trainer
+
+    torch_dtype = getattr(torch, dtype)
+    tok = AutoTokenizer.from_pretrained(str(tiny_lm))
+    tok.pad_token = tok.pad_token or tok.eos_token
+    tok.padding_side = "right"
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_lm), dtype=torch_dtype)
+    rows = []
+    for text, answer in [("good film", "positive"), ("a much longer and rather boring film overall", "negative"),
+                         ("ok", "neutral")]:
+        p, a = tok(text, add_special_tokens=False)["input_ids"], tok(answer, add_special_tokens=False)["input_ids"]
+        rows.append({"input_ids": p + a, "attention_mask": [1] * (len(p) + len(a)), "labels": [-100] * len(p) + a})
+    batch = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)(rows)
+    assert (batch["attention_mask"] == 0).any()  # the batch really is padded
+
+    def loss_and_grads(compute):
+        model.zero_grad()
+        loss = compute()
+        loss.backward()
+        return loss.detach().float(), [p.grad.detach().float().clone() for p in model.parameters() if p.grad is not None]
+
+    full, full_grads = loss_and_grads(lambda: model(**{k: v.clone() for k, v in batch.items()}).loss)
+    trainer = answer_loss_trainer().__new__(answer_loss_trainer())  # compute_loss needs no Trainer state
+    mine, my_grads = loss_and_grads(lambda: trainer.compute_loss(model, {k: v.clone() for k, v in batch.items()}))
+    tol = 1e-5 if dtype == "float32" else 2e-2
+    assert torch.allclose(mine, full, rtol=tol, atol=tol), (float(mine), float(full))
+    assert len(my_grads) == len(full_grads) > 0
+    for a, b in zip(my_grads, full_grads, strict=True):
+        assert torch.allclose(a, b, rtol=tol * 10, atol=tol), float((a - b).abs().max())

@@ -45,18 +45,8 @@ def workshop_standins(tmp_path_factory) -> Path:
     return cache
 
 
-# Notebooks that do not fit a 2 GB pod, with what was measured. They still run here (an unexpected pass is
-# reported as XPASS), and the notebook and docs/instructor.md tell learners to run them on a larger machine.
-TOO_BIG_FOR_A_POD = {
-    "04_customize": "fine-tuning MiniLM and a LoRA adapter on SmolLM2 in the kernel reached the 2 GB limit "
-                    "(peak anonymous memory 2041 MB, kernel killed): notebook 04 needs a machine with more memory",
-}
-CASES = [pytest.param(p, marks=pytest.mark.xfail(reason=TOO_BIG_FOR_A_POD[p.stem], strict=False))
-         if p.stem in TOO_BIG_FOR_A_POD else p for p in NOTEBOOKS]
-
-
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_the_workshop_profile_under_2gb_and_one_cpu(path, workshop_standins, tmp_path):
     started = time.perf_counter()
     row = rehearse.run_notebook(path, workshop_standins, limit_gb=LIMIT_GB, cpus=1.0, workdir=tmp_path)

@@ -22,6 +22,7 @@ from ..backends.files import model_files
 from ..catalog.registry import get_model, register
 from ..core.errors import BadParameterError
 from ..core.labelled_data import sentiment_data
+from ..core.machine import give_back_memory
 from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
 from ..tasks.finetune import TrainingRun, labelled, train_classifier, train_contrastive
 from ..tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
@@ -72,6 +73,7 @@ def finetune_classifier(train=None, *, method: str = "contrastive", base: str = 
                    f"{run.data['train']} texts, seed {seed} (training.json in its folder).", **kind)
     run.name = name
     run.save()
+    give_back_memory()  # the trainer's copies of the weights, freed, back to the system now
     return run
 
 
@@ -84,8 +86,10 @@ def finetune_lora(train=None, *, base: str = "smollm2-135m", out: str | Path = "
     (default: the bundled training split). Saves only the adapter in ``out``."""
     spec, folder = _base_folder(base, "text-generation")
     data = sentiment_data("train") if train is None else labelled(train, "training data")
-    return train_lora(spec.name, folder, data, out, get_settings(), epochs=epochs, learning_rate=learning_rate,
-                      batch_size=batch_size, rank=rank, limit=limit, seed=seed, on_log=on_log)
+    run = train_lora(spec.name, folder, data, out, get_settings(), epochs=epochs, learning_rate=learning_rate,
+                     batch_size=batch_size, rank=rank, limit=limit, seed=seed, on_log=on_log)
+    give_back_memory()  # the base model trained on, freed, back to the system now
+    return run
 
 
 def lora_before_after(run: TrainingRun | str | Path, test=None) -> dict[str, Any]:
@@ -121,6 +125,8 @@ def lora_before_after(run: TrainingRun | str | Path, test=None) -> dict[str, Any
             out[k]["answers"]["domain"] = test["domain"].tolist()
     run.results["lora_before_after"] = [{k: v for k, v in r.items()} for r in rows]
     run.save()
+    del model, tuned
+    give_back_memory()
     return out
 
 
