@@ -579,3 +579,20 @@ def test_register_accepts_full_commits_and_branch_or_tag_names(revision, pinned)
 def test_register_without_a_revision_says_not_pinned():
     spec = oc.register("rev", task="sentiment", model="org/name")
     assert spec.revision == "main" and "not pinned" in spec.notes.lower()
+
+
+def test_a_served_copy_fits_beside_the_kernels_own_under_a_2_gb_limit(monkeypatch, oc_settings):
+    """oc.serve leaves room for the kernel's copy of the same model: on a 2 GB pod SmolLM2-135M is served in
+    bfloat16 (and says so); with room for both, or when asked, it is served in the session's dtype."""
+    from openclosed.session.serving import server_dtype
+
+    monkeypatch.delenv("OPENCLOSED_MODEL_BUDGET_GB", raising=False)
+    monkeypatch.setenv("OPENCLOSED_MEMORY_LIMIT_GB", "2")
+    s = dataclasses.replace(_setup_cpu(oc_settings), dtype="float32", dtype_reason="CPU without native bfloat16")
+    smol = oc.get_model("smollm2-135m")
+    dtype, note = server_dtype(smol, s)
+    assert dtype == "bfloat16" and "beside the kernel's own" in note and "1.19 GB" in note
+    assert server_dtype(smol, s, "float32") == ("float32", "")  # asked for: used as it is
+    assert server_dtype(smol, dataclasses.replace(s, model_budget_gb=8.0)) == ("float32", "")  # room for both
+    assert server_dtype(smol, dataclasses.replace(s, dtype_reason="chosen by you")) == ("float32", "")
+    assert server_dtype(smol, dataclasses.replace(s, dtype="bfloat16")) == ("bfloat16", "")

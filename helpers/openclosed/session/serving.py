@@ -29,10 +29,15 @@ from pathlib import Path
 from ..backends.files import model_files
 from ..catalog.registry import get_model, register
 from ..core.errors import OpenClosedError
+from .loading import estimate_bytes
 from .setup import get_settings
 
 SERVABLE_TASKS = ("text-generation", "sentiment")
 STARTUP_TIMEOUT_S = 180.0
+GB = 1024**3
+# A `transformers serve` process before its model is loaded: Python, torch, transformers and the web stack
+# (measured: 340 MB anonymous memory on a CPU).
+SERVER_RUNTIME_GB = 0.35
 
 _running: dict[str, ServedModel] = {}
 _lock = threading.Lock()
@@ -178,13 +183,40 @@ class ServedModel:
         return f"ServedModel({self.name!r}: {self.source} at {self.base_url}, {state})"
 
 
-def serve(model: str, *, task: str | None = None, name: str | None = None,
+def server_dtype(spec, settings, dtype: str | None = None) -> tuple[str, str]:
+    """(dtype the server loads ``spec`` in, note or "").
+
+    A served model usually sits beside the kernel's own copy of the same
+    weights (side by side is the point), so the server takes the session's
+    dtype (the one this machine computes fast in) when both copies and the
+    server's runtime fit the model memory budget. On a CPU where they do not
+    (a 2 GB Binder pod: 1.43 GB for SmolLM2-135M in float32 against a
+    1.19 GB budget), the server loads bfloat16, half the memory and slower
+    on most CPUs, and says so. A ``dtype`` you pass is used as it is."""
+    if dtype:
+        return dtype, ""
+    chosen = settings.dtype
+    budget = settings.model_budget_gb * GB
+    kernel_copy = estimate_bytes(spec, chosen)
+    runtime = SERVER_RUNTIME_GB * GB
+    if kernel_copy + estimate_bytes(spec, chosen) + runtime <= budget or settings.dtype_reason == "chosen by you":
+        return chosen, ""
+    half = estimate_bytes(spec, "bfloat16")
+    if settings.device == "cpu" and chosen == "float32" and kernel_copy + half + runtime <= budget:
+        return "bfloat16", (f"served in bfloat16: a float32 copy in the server beside the kernel's own would need "
+                            f"{(2 * kernel_copy + runtime) / GB:.2f} GB, more than the {settings.model_budget_gb:g} GB "
+                            "model budget (bfloat16 halves the server's weights and is slower on most CPUs; "
+                            "pass dtype='float32' to insist)")
+    return chosen, ""
+
+
+def serve(model: str, *, task: str | None = None, name: str | None = None, dtype: str | None = None,
           timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = True) -> ServedModel:
     """Serve catalog model ``model`` (an open transformers chat model on this
     machine) behind an OpenAI-compatible endpoint on 127.0.0.1 and register it
     as ``name`` (default ``"<model>-served"``) for ``task`` (default: the tasks
-    of ``model`` that a chat server can do). Introduced in
-    ``02_text_generation.ipynb``."""
+    of ``model`` that a chat server can do), in ``dtype`` (default: see
+    :func:`server_dtype`). Introduced in ``02_text_generation.ipynb``."""
     spec = get_model(model)
     if spec.backend != "transformers" or spec.arch not in ("causal-lm", "chat"):
         raise OpenClosedError(f"{model!r} is not an open chat model that `transformers serve` can serve "
@@ -204,8 +236,10 @@ def serve(model: str, *, task: str | None = None, name: str | None = None,
         raise OpenClosedError(f"{model!r} is not on this machine as a folder ({files.where})",
                               "download it first (python -m openclosed.catalog.assets --profile ...) or register a folder")
     device = "cuda" if settings.device.startswith("cuda") else "cpu"
-    # the session's dtype: the one this machine computes fast in (float32 on a CPU without native bfloat16)
-    server = Server(Path(files.where), device=device, dtype=settings.dtype).start()
+    dtype, note = server_dtype(spec, settings, dtype)
+    if note:
+        print(f"[oc.serve] {model}: {note}")
+    server = Server(Path(files.where), device=device, dtype=dtype).start()
     atexit.register(server.stop)
     server.wait_ready(timeout_s, progress=progress)
     label = "random-weight stand-in" if (files.stand_in or files.random_weights or spec.random_weights) else "weights"
@@ -213,7 +247,8 @@ def serve(model: str, *, task: str | None = None, name: str | None = None,
     register(name, tasks=tasks, base_url=server.base_url, model=str(files.where), license=spec.license,
              random_weights=bool(files.stand_in or files.random_weights or spec.random_weights),
              params_m=spec.params_m, notes=f"{model}'s {label} served by `transformers serve` on this machine "
-                                           f"(loopback only)", replace_existing=True)
+                                           f"(loopback only) in {dtype}" + (f"; {note}" if note else ""),
+             replace_existing=True)
     served = ServedModel(name, model, server)
     with _lock:
         old = _running.pop(model, None)
