@@ -12,7 +12,8 @@ Rounds alternate which side goes first.
       library's own batched ``generate`` (left padding) is reported next to
       it: what batching can give on this machine, and oc.compare's overhead.
   (c) time to first token for every family: the local model, the same model
-      served by ``transformers serve`` on 127.0.0.1 (``oc.serve``), and a
+      served by ``transformers serve`` on 127.0.0.1 (``oc.serve``; one request
+      at a time, and all at once, when the server queues them), and a
       closed model pointed at a loopback stand-in server (``OPENAI_BASE_URL``).
 
 Also checks that every greedy answer equals the raw loop's. Prints a table
@@ -181,11 +182,19 @@ def main() -> None:
     if not args.no_served and hasattr(oc, "serve"):
         with oc.serve("smollm2-135m", task="text-generation") as served:
             oc.compare("text-generation", [served.name], prompts[:1], max_tokens=4, cache="off", progress=False)
+            # one request at a time (what a single user waits), then all at once (the server queues them)
+            alone = [oc.compare("text-generation", [served.name], [p], max_tokens=args.tokens, cache="off",
+                                progress=False).results[0] for p in prompts]
+            vals = [r.ttft_s for r in alone if r.ttft_s]
+            ttft[f"served ({served.server.dtype}, one request at a time)"] = statistics.median(vals) if vals else None
             run = oc.compare("text-generation", [served.name], prompts, max_tokens=args.tokens, cache="off",
                              progress=False)
-            vals = [r.ttft_s for r in run.results if r.ttft_s]
-            ttft["served (transformers serve, 127.0.0.1)"] = statistics.median(vals) if vals else None
-            served_note = f"{len(vals)}/{len(prompts)} answers; errors: {[str(r.error) for r in run.errors()][:2]}"
+            queued = [r.ttft_s for r in run.results if r.ttft_s]
+            ttft[f"served ({served.server.dtype}, {len(prompts)} at once: queued)"] = (
+                statistics.median(queued) if queued else None)
+            errors = [str(r.error) for r in [*alone, *run.results] if r.error]
+            served_note = (f"{len(vals)}/{len(prompts)} answers alone, {len(queued)}/{len(prompts)} at once; "
+                           f"errors: {errors[:2]}")
     elif not hasattr(oc, "serve"):
         served_note = "oc.serve is not available in this version"
 

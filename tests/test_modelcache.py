@@ -110,3 +110,21 @@ def test_clear_gives_the_memory_back_to_the_system():
     grew, returned = map(float, out.stdout.split())
     assert grew > 250  # 3000 x 100 KB were really allocated
     assert returned > 0.8 * grew, f"loaded {grew:.0f} MB, only {returned:.0f} MB given back after clear()"
+
+
+def test_peak_memory_sees_what_the_block_allocated_and_starts_afresh_each_time():
+    import torch
+
+    from openclosed.core.machine import give_back_memory
+    from openclosed.engine.context import peak_memory
+
+    with peak_memory() as big:
+        x = torch.ones(50_000_000)  # 200 MB, touched
+        with peak_memory() as inner:  # a second block at once (another model): measured too
+            y = torch.ones(25_000_000)
+    del x, y
+    give_back_memory()
+    with peak_memory() as small:
+        pass
+    assert big["mb"] - small["mb"] > 250, (big, small)  # the later block does not carry the earlier peak
+    assert inner["mb"] - small["mb"] > 80, (inner, small)
