@@ -243,7 +243,7 @@ def tiny_sd_folder(cache_dir: Path) -> Path:
 # --------------------------------------------------------------------------- mini SD
 
 MINI_SD_DIR = Path(__file__).resolve().parent.parent / "data" / "mini_sd"
-MINI_SD_SHA256 = "9718a2dc28a8e018b13d1aa6540007e9d40e68b9b6491ebfd56b07aaa5c1adf1"
+MINI_SD_SHA256 = "7491209036e3bd86256eb10093fb6653754ec830cf61fa24f1d195420c485687"
 """sha256 over the mini SD's safetensors files (:func:`~openclosed.catalog.asset_files.sha256_tree`)."""
 
 

@@ -55,7 +55,7 @@ class MiniSDConfig:
     vae_batch: int = 16
     vae_lr: float = 3e-3
     kl_weight: float = 1e-6
-    unet_steps: int = 2800
+    unet_steps: int = 7000
     unet_batch: int = 32
     unet_lr: float = 1e-3
     drop_caption: float = 0.1
