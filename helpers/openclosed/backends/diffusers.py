@@ -32,8 +32,8 @@ def load(spec, settings: Settings) -> Loaded:
         import diffusers
 
         extra, notes = _without_safety_checker(files.where)
-        pipe = diffusers.DiffusionPipeline.from_pretrained(files.where, dtype=torch_dtype(settings.dtype),
-                                                           use_safetensors=True, **files.kwargs, **extra)
+        pipe = diffusers.AutoPipelineForText2Image.from_pretrained(files.where, dtype=torch_dtype(settings.dtype),
+                                                                   use_safetensors=True, **files.kwargs, **extra)
     finally:
         hf_logging.set_verbosity(before)
     pipe.set_progress_bar_config(disable=True)
