@@ -22,8 +22,8 @@ from ..backends.files import model_files
 from ..catalog.registry import get_model, register
 from ..core.errors import BadParameterError
 from ..core.labelled_data import sentiment_data
-from ..core.machine import give_back_memory
 from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
+from ..core.machine import give_back_memory
 from ..tasks.finetune import TrainingRun, labelled, train_classifier, train_contrastive
 from ..tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
 from .compare import compare

@@ -29,12 +29,12 @@ from pathlib import Path
 from ..backends.files import model_files
 from ..catalog.registry import get_model, register
 from ..core.errors import OpenClosedError
+from ..core.machine import GB
 from .loading import estimate_bytes
 from .setup import get_settings
 
 SERVABLE_TASKS = ("text-generation", "sentiment")
 STARTUP_TIMEOUT_S = 180.0
-GB = 1024**3
 # A `transformers serve` process before its model is loaded: Python, torch, transformers and the web stack
 # (measured: 340 MB anonymous memory on a CPU).
 SERVER_RUNTIME_GB = 0.35
@@ -199,7 +199,7 @@ def server_dtype(spec, settings, dtype: str | None = None) -> tuple[str, str]:
     budget = settings.model_budget_gb * GB
     kernel_copy = estimate_bytes(spec, chosen)
     runtime = SERVER_RUNTIME_GB * GB
-    if kernel_copy + estimate_bytes(spec, chosen) + runtime <= budget or settings.dtype_reason == "chosen by you":
+    if 2 * kernel_copy + runtime <= budget or settings.dtype_reason == "chosen by you":
         return chosen, ""
     half = estimate_bytes(spec, "bfloat16")
     if settings.device == "cpu" and chosen == "float32" and kernel_copy + half + runtime <= budget:

@@ -186,12 +186,12 @@ def train_lora(
         report_to="none", seed=seed, data_seed=seed, use_cpu=settings.device == "cpu", dataloader_num_workers=0,
         train_sampling_strategy="group_by_length", disable_tqdm=False, prediction_loss_only=True,
         # the layers' activations are recomputed in the backward pass instead of kept (about 1.5 GB for SmolLM2 at
-        # batch 8): a LoRA run then fits a 2 GB pod beside the kernel, for about a third more time
+        # batch 8): a LoRA run then fits a 2 GB pod beside the kernel (measured: 33 s -> 37 s of training)
         activation_checkpointing=True, activation_checkpointing_kwargs={"use_reentrant": False})
     history: list[dict] = []
     trainer = answer_loss_trainer()(model=model, args=args, train_dataset=encode(tr), eval_dataset=evals,
-                      data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
-                      callbacks=[_Recorder(history, on_log)])
+                                    data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+                                    callbacks=[_Recorder(history, on_log)])
     started = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - started
