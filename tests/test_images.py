@@ -108,7 +108,9 @@ def test_compare_batches_prompts_and_keeps_every_image_as_drawn_alone():
                        batch_size=1)
     assert all(r.ok and r.image.size == (32, 32) for r in together.results)
     assert "one pipeline call with 3 prompts" in "; ".join(together.results[1].notes)
-    assert np.abs(_pixels(together.results[1].image) - _pixels(alone.results[0].image)).max() <= 1
+    # float32: the same pixels within rounding; bfloat16 (8-bit mantissa) sums in a different order in a batch of 3
+    tolerance = 1 if oc.get_settings().dtype == "float32" else 4
+    assert np.abs(_pixels(together.results[1].image) - _pixels(alone.results[0].image)).max() <= tolerance
     r = together.results[0]
     assert r.cost_usd is not None and r.latency_s > 0 and not r.random_weights
     assert '"steps": 4' in r.generation and '"guidance_scale": 2.5' in r.generation  # the preset's guidance
