@@ -16,7 +16,7 @@ from openclosed.core.errors import BadInputError, BadParameterError
 from openclosed.core.labels import exact_label, few_shot_messages, first_label, zero_shot_messages
 from openclosed.core.settings import current
 from openclosed.session.customize import pick_examples
-from openclosed.tasks.finetune import TrainingRun, labelled, train_classifier, train_contrastive
+from openclosed.tasks.finetune import TrainingRun, labelled, train_classifier, train_encoder
 from openclosed.tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
 from openclosed.testing.tiny_models import build_tiny_causal_lm, build_tiny_sequence_classifier
 
@@ -43,10 +43,11 @@ def tiny_lm(tmp_path_factory):
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
 
 
-def test_contrastive_training_converges_and_the_saved_model_predicts_the_same(tiny_encoder, tmp_path):
+@pytest.mark.parametrize("objective", ["labels", "triplet"])
+def test_encoder_training_converges_and_the_saved_model_predicts_the_same(tiny_encoder, tmp_path, objective):
     data = toy()
-    run = train_contrastive("tiny", str(tiny_encoder), data, tmp_path / "ft", current(), epochs=6,
-                            learning_rate=5e-3, batch_size=12, validation=0.0, seed=0)
+    run = train_encoder("tiny", str(tiny_encoder), data, tmp_path / "ft", current(), objective=objective, epochs=6,
+                        learning_rate=5e-3, batch_size=12, validation=0.0, seed=0)
     losses = [r["loss"] for r in run.history if "loss" in r]
     accs = [r["train accuracy"] for r in run.history if "train accuracy" in r]
     assert len(accs) == 7 and losses, run.history  # before training + one per epoch
@@ -54,10 +55,13 @@ def test_contrastive_training_converges_and_the_saved_model_predicts_the_same(ti
     assert accs[-1] >= 0.9 and accs[-1] >= accs[0]
     saved = json.loads((tmp_path / "ft" / "training.json").read_text())
     assert saved["seed"] == 0 and saved["hyperparameters"]["epochs"] == 6 and saved["data"]["train"] == len(data)
+    assert saved["hyperparameters"]["objective"] == objective
+    assert saved["hyperparameters"]["word_embeddings"] == "frozen" and 0 < run.trainable < run.total
     assert TrainingRun.load(tmp_path / "ft").history == run.history
 
     # reload through the catalog + the embedding backend: the saved head is used, predictions match the numbers
-    oc.register("tiny-ft", task="sentiment", path=run.folder, backend="embedding", arch="embedding")
+    oc.register("tiny-ft", task="sentiment", path=run.folder, backend="embedding", arch="embedding",
+                replace_existing=True)
     cmp = oc.compare("sentiment", ["tiny-ft"], data["text"].tolist(), progress=False, cache="off")
     got = [r.output for r in sorted(cmp.results, key=lambda r: r.input_index)]
     assert np.mean([g == y for g, y in zip(got, data["label"], strict=True)]) == pytest.approx(accs[-1])
@@ -70,13 +74,21 @@ def test_contrastive_training_converges_and_the_saved_model_predicts_the_same(ti
     assert any("saved with the fine-tuned encoder" in n for r in cmp.results for n in r.notes)
 
 
-def test_classification_head_training_converges_and_reloads(tiny_encoder, tmp_path):
+@pytest.mark.parametrize("freeze", [True, False])
+def test_classification_head_training_converges_and_reloads(tiny_encoder, tmp_path, freeze):
+    from safetensors.torch import load_file
+
     data = toy(3)
-    run = train_classifier("tiny", str(tiny_encoder), data, tmp_path / "head", current(), epochs=12,
-                           learning_rate=5e-3, batch_size=8, validation=0.0, seed=0)
+    run = train_classifier("tiny", str(tiny_encoder), data, tmp_path / "head", current(), epochs=20,
+                           learning_rate=5e-3, batch_size=8, validation=0.0, freeze_embeddings=freeze, seed=0)
     losses = [r["loss"] for r in run.history if "loss" in r]
     assert losses[-1] < losses[0] * 0.5, losses
-    oc.register("tiny-head", task="sentiment", path=run.folder)
+    assert run.hyperparameters["word_embeddings"] == ("frozen" if freeze else "trained")
+    key = "distilbert.embeddings.word_embeddings.weight"
+    before, after = load_file(tiny_encoder / "model.safetensors")[key], load_file(tmp_path / "head" / "model.safetensors")[key]
+    assert (before.equal(after)) is freeze  # frozen: the word-embedding table is saved exactly as it was
+    assert run.trainable == run.total - (before.numel() if freeze else 0)
+    oc.register("tiny-head", task="sentiment", path=run.folder, replace_existing=True)
     cmp = oc.compare("sentiment", ["tiny-head"], data["text"].tolist(), progress=False, cache="off")
     got = [r.output for r in sorted(cmp.results, key=lambda r: r.input_index)]
     assert np.mean([g == y for g, y in zip(got, data["label"], strict=True)]) >= 0.9
@@ -193,3 +205,26 @@ def test_answer_only_loss_equals_the_full_causal_lm_loss_and_its_gradients(tiny_
     assert len(my_grads) == len(full_grads) > 0
     for a, b in zip(my_grads, full_grads, strict=True):
         assert torch.allclose(a, b, rtol=tol * 10, atol=tol), float((a - b).abs().max())
+
+
+def test_bundled_data_files_are_disjoint_and_labelled_as_documented():
+    """The review lines (``review_lines.csv``) and the three-domain texts: ids unique, labels valid, the review
+    lines' test split two-way and balanced, and no test text (after case, spacing and punctuation are ignored) in
+    any training split: a test line seen in training would inflate every accuracy measured on it."""
+    import re
+
+    def norm(s: str) -> str:
+        return " ".join(re.sub(r"[^a-z0-9 ]", " ", s.lower().replace(" n't", "n't").replace(" '", "'")).split())
+
+    lines, texts = oc.review_lines(), oc.sentiment_data()
+    assert lines["id"].is_unique and set(lines["domain"]) == {"review line"}
+    assert set(lines["label"]) == {"negative", "neutral", "positive"} and set(lines["split"]) == {"train", "test"}
+    test = oc.review_lines("test")
+    assert test["label"].value_counts().to_dict() == {"negative": 120, "positive": 120}
+    assert len(oc.review_lines("train")) + len(test) == len(lines)
+    train_texts = {norm(t) for t in pd.concat([oc.review_lines("train"), oc.sentiment_data("train")])["text"]}
+    test_texts = [norm(t) for t in pd.concat([test, oc.sentiment_data("test")])["text"]]
+    assert not [t for t in test_texts if t in train_texts]
+    assert not set(map(norm, lines["text"])) & set(map(norm, texts["text"]))
+    with pytest.raises(oc.OpenClosedError, match="unknown split"):
+        oc.review_lines("validation")

@@ -161,3 +161,30 @@ def test_a_saved_and_reloaded_run_scores_the_same(run, tmp_path):
     cols = ["model", "errors", "accuracy", "macro-F1", "$ per 1k texts", "texts/s"]
     pd.testing.assert_frame_equal(a.metrics[cols], b.metrics[cols])
     assert b.label_maps() == a.label_maps()
+
+
+def test_two_way_accuracy_forces_a_choice_between_positive_and_negative():
+    gold = ["negative", "negative", "neutral", "positive", "positive"]
+    texts = [f"t{i}" for i in range(5)]
+    scored = [{"negative": 0.2, "neutral": 0.7, "positive": 0.1},  # says neutral; forced: negative (right)
+              {"negative": 0.3, "neutral": 0.2, "positive": 0.5},  # positive (wrong)
+              {"negative": 0.1, "neutral": 0.8, "positive": 0.1},  # neutral gold: left out
+              {"negative": 0.1, "neutral": 0.6, "positive": 0.3},  # forced: positive (right)
+              None]  # failed: wrong
+    labels_only = ["neutral", "negative", "neutral", "positive", "positive"]  # no scores: neutral counts as wrong
+    results = []
+    for i, (sc, lab) in enumerate(zip(scored, labels_only, strict=True)):
+        s = Result(model="scored", task="sentiment", input_index=i, input=texts[i], family="open")
+        if sc is None:
+            s.error = ErrorInfo("RuntimeError", "boom", "retry")
+        else:
+            s.output, s.scores = max(sc, key=sc.get), sc
+        t = Result(model="labels", task="sentiment", input_index=i, input=texts[i], family="closed", output=lab)
+        results += [s, t]
+    ev = oc.evaluate(Comparison("sentiment", ["scored", "labels"], texts, results, {}), gold)
+    two = ev.two_way().set_index("model")
+    assert two.loc["scored", "two-way accuracy"] == pytest.approx(2 / 4)
+    assert two.loc["labels", "two-way accuracy"] == pytest.approx(3 / 4)
+    assert two.loc["scored", "chosen from scores"] == 3 and two.loc["labels", "chosen from scores"] == 0
+    assert (two["texts"] == 4).all() and (two["neutral texts left out"] == 1).all()
+    assert ev.metrics.set_index("model").loc["scored", "accuracy"] == pytest.approx(1 / 5)  # three-way: only the neutral text

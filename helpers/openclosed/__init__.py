@@ -19,7 +19,7 @@ from .catalog.registry import get_model, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
 from .core.formatting import readable
-from .core.labelled_data import load_dataset, sentiment_data
+from .core.labelled_data import load_dataset, review_lines, sentiment_data
 from .engine.breakeven import INSTANCES, break_even, closed_usd_per_request, seconds_per_request, throughput
 from .engine.inside import Inside
 from .engine.loaded import Loaded
@@ -53,7 +53,7 @@ __all__ = [
     "load_model", "models", "readable", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
     "unregister", "ComparePanel", "plots",
     # sentiment and customising
-    "Evaluation", "evaluate", "load_dataset", "sentiment_data", "few_shot", "fine_tuning_quote",
+    "Evaluation", "evaluate", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",
     "finetune_classifier", "finetune_lora", "lora_before_after",
     # text generation: sweep, panel, arena, look inside
     "ChatPanel", "sweep", "Arena", "ArenaPanel", "Contestant", "Inside", "arena_contestants", "bradley_terry",

@@ -1,5 +1,7 @@
-"""The bundled labelled sentiment data, and public datasets through Hugging
-Face ``datasets`` when the Hub can be reached. (Used in ``01_sentiment.ipynb``.)"""
+"""The bundled labelled sentiment data (``sentiment.csv``: three domains,
+three labels; ``review_lines.csv``: short lines from film reviews), and public
+datasets through Hugging Face ``datasets`` when the Hub can be reached. (Used
+in ``01_sentiment.ipynb`` and ``04_customize.ipynb``.)"""
 
 from __future__ import annotations
 
@@ -16,23 +18,35 @@ _PUBLIC = {
 }
 
 
+def _bundled(file: str, split: str | None):
+    import pandas as pd
+
+    if split not in (None, "train", "test"):
+        raise OpenClosedError(f"unknown split {split!r}", "use 'train' or 'test' (or no split for both)")
+    with resources.files("openclosed").joinpath(f"data/{file}").open("r", encoding="utf-8") as f:
+        df = pd.read_csv(f)
+    return df if split is None else df[df["split"] == split]
+
+
 def sentiment_data(split: str | None = None, domain: str | None = None):
     """The project's own labelled texts (see ``data/DATA_CARD.md``) as a
     DataFrame with ``id, domain, text, label, split``."""
-    import pandas as pd
-
-    with resources.files("openclosed").joinpath("data/sentiment.csv").open("r", encoding="utf-8") as f:
-        df = pd.read_csv(f)
-    if split is not None:
-        if split not in ("train", "test"):
-            raise OpenClosedError(f"unknown split {split!r}", "use 'train' or 'test'")
-        df = df[df["split"] == split]
+    df = _bundled("sentiment.csv", split)
     if domain is not None:
         domains = sorted(df["domain"].unique())
         if domain not in domains:
             raise OpenClosedError(f"unknown domain {domain!r}", f"use one of {', '.join(domains)}")
         df = df[df["domain"] == domain]
     return df.reset_index(drop=True)
+
+
+def review_lines(split: str | None = None):
+    """Short lines from film reviews, written for the project (see
+    ``data/DATA_CARD.md``), as a DataFrame with ``id, domain, text, label,
+    split`` (``domain`` is ``"review line"``). The training split has all three
+    labels; the test split only ``positive`` and ``negative``, for two-way
+    accuracy (``Evaluation.two_way``) like public movie-review benchmarks."""
+    return _bundled("review_lines.csv", split).reset_index(drop=True)
 
 
 def load_dataset(name: str, limit: int | None = 500, seed: int = 0):

@@ -1,7 +1,7 @@
 """Customising models on your own labelled texts, the open way and the closed
 way, measured on the same data. (Introduced in ``04_customize.ipynb``.)
 
-    run = oc.finetune_classifier(epochs=4)            # MiniLM + a new head, all weights trained; registered
+    run = oc.finetune_classifier()                    # MiniLM trained on the bundled texts + review lines; registered
     ev = oc.evaluate(oc.compare("sentiment", ["minilm-lr", run.name], test["text"]), test["label"],
                      groups=test["domain"])
     lora = oc.finetune_lora(limit=96)                 # a LoRA adapter on SmolLM2-135M-Instruct
@@ -21,10 +21,10 @@ from typing import Any, Callable
 from ..backends.files import model_files
 from ..catalog.registry import get_model, register
 from ..core.errors import BadParameterError
-from ..core.labelled_data import sentiment_data
+from ..core.labelled_data import review_lines, sentiment_data
 from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
 from ..core.machine import give_back_memory
-from ..tasks.finetune import TrainingRun, labelled, train_classifier, train_contrastive
+from ..tasks.finetune import TrainingRun, labelled, train_classifier, train_encoder
 from ..tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
 from .compare import compare
 from .setup import get_settings
@@ -40,33 +40,53 @@ def _base_folder(base: str, task: str) -> tuple[Any, str]:
     return spec, files.where
 
 
-def finetune_classifier(train=None, *, method: str = "contrastive", base: str = "minilm-lr",
+def default_training_texts():
+    """What :func:`finetune_classifier` trains on when given nothing: the
+    bundled training split (three domains) and the review lines' training
+    split (short lines from film reviews), with ``id, domain, text, label``."""
+    import pandas as pd
+
+    cols = ["id", "domain", "text", "label"]
+    return pd.concat([sentiment_data("train")[cols], review_lines("train")[cols]], ignore_index=True)
+
+
+_METHODS = {  # method: (trainer, its fixed keywords, epochs, learning rate, batch size)
+    "encoder": (train_encoder, {"objective": "labels"}, 4, 1e-4, 16),
+    "contrastive": (train_encoder, {"objective": "triplet"}, 2, 2e-4, 32),
+    "head": (train_classifier, {}, 4, 1e-4, 16),
+}
+
+
+def finetune_classifier(train=None, *, method: str = "encoder", base: str = "minilm-lr",
                         name: str = "minilm-finetuned", out: str | Path = "runs/minilm-finetuned",
                         epochs: int | None = None, learning_rate: float | None = None, batch_size: int | None = None,
                         validation: float = 0.2, seed: int = 0,
                         on_log: Callable[[dict], None] | None = None) -> TrainingRun:
-    """Fine-tune the encoder of ``base`` on ``train`` (default: the bundled
-    training split), save it in ``out`` and register it as ``name`` so
+    """Fine-tune the encoder of ``base`` on ``train`` (default:
+    :func:`default_training_texts`, the bundled training split and the review
+    lines' training split), save it in ``out`` and register it as ``name`` so
     ``oc.compare`` / ``oc.evaluate`` can use it.
 
-    ``method="contrastive"`` (default, SetFit style: contrastive loss on every
-    encoder weight, then a logistic-regression head; 2 epochs, lr 2e-4,
-    batch 32) or ``"head"`` (a new classification head and all weights trained
-    with cross-entropy; 4 epochs, lr 1e-4, batch 16). ``validation`` is the
-    share of ``train`` held out for the validation curve. ``on_log``
-    receives each logged row (e.g. ``oc.plots.LiveTraining().update``)."""
-    methods = {"contrastive": (train_contrastive, 2, 2e-4, 32), "head": (train_classifier, 4, 1e-4, 16)}
-    if method not in methods:
+    ``method``: ``"encoder"`` (default; the encoder's mean-pooled embeddings
+    through a linear head, trained with cross-entropy, then a
+    logistic-regression head as in SetFit; 4 epochs, lr 1e-4, batch 16),
+    ``"contrastive"`` (a contrastive loss instead; 2 epochs, lr 2e-4, batch
+    32) or ``"head"`` (a new classification head on the first token; 4 epochs,
+    lr 1e-4, batch 16). The word embeddings stay frozen in all three.
+    ``validation`` is the share of ``train`` held out for the validation
+    curve. ``on_log`` receives each logged row (e.g.
+    ``oc.plots.LiveTraining().update``)."""
+    if method not in _METHODS:
         raise BadParameterError(f"method={method!r} is not a fine-tuning method here",
-                                f"use one of {', '.join(map(repr, methods))}")
-    trainer, d_epochs, d_lr, d_batch = methods[method]
+                                f"use one of {', '.join(map(repr, _METHODS))}")
+    trainer, fixed, d_epochs, d_lr, d_batch = _METHODS[method]
     spec, folder = _base_folder(base, "sentiment")
-    data = sentiment_data("train") if train is None else labelled(train, "training data")
-    run = trainer(spec.name, folder, data, out, get_settings(), epochs=d_epochs if epochs is None else epochs,
+    data = default_training_texts() if train is None else labelled(train, "training data")
+    run = trainer(spec.name, folder, data, out, get_settings(), **fixed, epochs=d_epochs if epochs is None else epochs,
                   learning_rate=d_lr if learning_rate is None else learning_rate,
                   batch_size=d_batch if batch_size is None else batch_size, validation=validation,
                   seed=seed, on_log=on_log)
-    kind = {"backend": "embedding", "arch": "embedding"} if method == "contrastive" else {"arch": "classifier"}
+    kind = {"arch": "classifier"} if method == "head" else {"backend": "embedding", "arch": "embedding"}
     register(name, task="sentiment", path=run.folder, license=spec.license, replace_existing=True,
              params_m=round(run.total / 1e6, 1), size_mb=round(run.size_mb, 1),
              notes=f"{spec.name} fine-tuned here: {run.method}, {run.hyperparameters['epochs']} epochs on "

@@ -176,6 +176,33 @@ class Evaluation:
         table.index.name = "group"
         return table
 
+    def two_way(self) -> pd.DataFrame:
+        """Accuracy when every model must choose between ``positive`` and
+        ``negative``, as binary benchmarks (e.g. SST-2) are scored: the larger
+        of its two scores where the model gives scores, else its label (an
+        answer of ``neutral`` or a failure then counts as wrong). Scored on
+        the texts whose gold label is positive or negative; how many neutral
+        texts that leaves out is in the ``neutral texts left out`` column."""
+        import pandas as pd
+
+        keep = [i for i, g in enumerate(self.gold) if g != "neutral"]
+        rows = []
+        for m in self.run.models:
+            by_index = {r.input_index: r for r in self.run.results if r.model == m}
+            correct = from_scores = 0
+            for i in keep:
+                r = by_index.get(i)
+                scores = (r.scores or {}) if r is not None and r.ok else {}
+                if {"positive", "negative"} <= scores.keys():
+                    choice = "positive" if scores["positive"] >= scores["negative"] else "negative"
+                    from_scores += 1
+                else:
+                    choice = _prediction(r) if r is not None else ERROR
+                correct += choice == self.gold[i]
+            rows.append({"model": m, "texts": len(keep), "two-way accuracy": correct / len(keep) if keep else math.nan,
+                         "chosen from scores": from_scores, "neutral texts left out": len(self.gold) - len(keep)})
+        return pd.DataFrame(rows)
+
     def label_maps(self) -> dict[str, dict[str, str]]:
         """How each model's own labels were mapped onto negative/neutral/positive."""
         return dict(self.run.manifest.get("label_maps") or {})
