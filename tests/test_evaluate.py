@@ -179,7 +179,8 @@ def test_two_way_accuracy_forces_a_choice_between_positive_and_negative():
             s.error = ErrorInfo("RuntimeError", "boom", "retry")
         else:
             s.output, s.scores = max(sc, key=sc.get), sc
-        t = Result(model="labels", task="sentiment", input_index=i, input=texts[i], family="closed", output=lab)
+        t = Result(model="labels", task="sentiment", input_index=i, input=texts[i], family="open", output=lab,
+                   random_weights=True)  # a stand-in: its row must say so
         results += [s, t]
     ev = oc.evaluate(Comparison("sentiment", ["scored", "labels"], texts, results, {}), gold)
     two = ev.two_way().set_index("model")
@@ -187,4 +188,5 @@ def test_two_way_accuracy_forces_a_choice_between_positive_and_negative():
     assert two.loc["labels", "two-way accuracy"] == pytest.approx(3 / 4)
     assert two.loc["scored", "chosen from scores"] == 3 and two.loc["labels", "chosen from scores"] == 0
     assert (two["texts"] == 4).all() and (two["neutral texts left out"] == 1).all()
+    assert two["random weights"].tolist() == [False, True]
     assert ev.metrics.set_index("model").loc["scored", "accuracy"] == pytest.approx(1 / 5)  # three-way: only the neutral text

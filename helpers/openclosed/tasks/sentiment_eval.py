@@ -182,7 +182,8 @@ class Evaluation:
         of its two scores where the model gives scores, else its label (an
         answer of ``neutral`` or a failure then counts as wrong). Scored on
         the texts whose gold label is positive or negative; how many neutral
-        texts that leaves out is in the ``neutral texts left out`` column."""
+        texts that leaves out is in the ``neutral texts left out`` column, and
+        a stand-in model with random weights is marked in ``random weights``."""
         import pandas as pd
 
         keep = [i for i, g in enumerate(self.gold) if g != "neutral"]
@@ -199,7 +200,8 @@ class Evaluation:
                 else:
                     choice = _prediction(r) if r is not None else ERROR
                 correct += choice == self.gold[i]
-            rows.append({"model": m, "texts": len(keep), "two-way accuracy": correct / len(keep) if keep else math.nan,
+            rows.append({"model": m, "random weights": any(r.random_weights for r in by_index.values()),
+                         "texts": len(keep), "two-way accuracy": correct / len(keep) if keep else math.nan,
                          "chosen from scores": from_scores, "neutral texts left out": len(self.gold) - len(keep)})
         return pd.DataFrame(rows)
 
