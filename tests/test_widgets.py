@@ -77,3 +77,19 @@ def test_image_generation_panel_shows_the_image():
     run = panel.run()
     assert run.result("tiny-sd-random", 0).image is not None
     assert "data:image/png;base64," in _shown(panel) and "random weights" in _shown(panel)
+
+
+def test_streaming_redraws_are_throttled_per_column_and_reset_per_run(monkeypatch):
+    from openclosed.views import throttle
+
+    clock = [100.0]
+    monkeypatch.setattr(throttle.time, "perf_counter", lambda: clock[0])
+    redraw = throttle.Throttle(0.25)
+    assert redraw.ready("a") and not redraw.ready("a") and redraw.ready("b")  # one per column
+    clock[0] += 0.2
+    assert not redraw.ready("a")
+    clock[0] += 0.06
+    assert redraw.ready("a") and redraw.ready("b")
+    assert not redraw.ready("a")
+    redraw.reset()
+    assert redraw.ready("a") and redraw.ready("b")  # a new run shows its first text at once

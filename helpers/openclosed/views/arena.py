@@ -17,8 +17,6 @@ Usable from code too (tests, scripts)::
 from __future__ import annotations
 
 import html
-import threading
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -27,6 +25,7 @@ from ..core.errors import OpenClosedError
 from ..engine.ratings import bradley_terry
 from ..session.arena import Arena
 from .plots import figure_output
+from .throttle import Throttle
 
 _STREAM_EVERY_S = 0.15  # at most ~7 updates a second per side while streaming
 VOTE_BUTTONS = (("A", "👈 A is better"), ("B", "B is better 👉"), ("tie", "🤝 tie"), ("both bad", "👎 both bad"))
@@ -110,8 +109,7 @@ class ArenaPanel(widgets.VBox):
                                       if self.arena.save else ". Votes are kept in memory only.") + "</span>")
         self.board = widgets.Output()
         self.ratings = None
-        self._lock = threading.Lock()
-        self._shown_at: dict[str, float] = {}
+        self._redraw = Throttle(_STREAM_EVERY_S)
         self.round_button.on_click(lambda _b: self.new_round())
         for w, b in self.vote_buttons.items():
             b.on_click(lambda _b, w=w: self.vote(w))
@@ -123,11 +121,8 @@ class ArenaPanel(widgets.VBox):
         self.status.value = f"<span style='color:{'#a40000' if error else '#333'}'>{html.escape(text)}</span>"
 
     def _on_partial(self, side: str, text: str) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            if now - self._shown_at.get(side, 0.0) < _STREAM_EVERY_S:
-                return
-            self._shown_at[side] = now
+        if not self._redraw.ready(side):
+            return
         target = self.side_a if side == "A" else self.side_b
         target.value = _answer_html(side, text + "▌")
 
@@ -138,7 +133,7 @@ class ArenaPanel(widgets.VBox):
         self.round_button.disabled = True
         self.reveal.value = ""
         self.side_a.value, self.side_b.value = _answer_html("A", "…"), _answer_html("B", "…")
-        self._shown_at = {}
+        self._redraw.reset()
         self._set_status("Both answers are being written…")
         try:
             rnd = self.arena.new_round(self.prompt.value, on_partial=self._on_partial)

@@ -31,6 +31,7 @@ from ..session.availability import usable_models
 from ..session.compare import compare
 from ..session.setup import get_settings
 from ..tasks import TASKS
+from .throttle import Throttle
 
 MAX_COLUMNS = 4
 UPDATE_EVERY_S = 0.25  # each column is redrawn at most ~4 times a second while streaming
@@ -109,7 +110,7 @@ class ChatPanel(widgets.VBox):
         self.last = None
         self.thread: threading.Thread | None = None
         self._cancel = threading.Event()
-        self._shown_at: dict[str, float] = {}
+        self._redraw = Throttle(UPDATE_EVERY_S)
         self._runs: list = []
         self._lock = threading.Lock()
         self.run_button.on_click(lambda _: self.start())
@@ -211,7 +212,7 @@ class ChatPanel(widgets.VBox):
         box = "1px solid #ddd"
         self.texts = {m: widgets.HTML("<i>waiting…</i>", layout=widgets.Layout(width="100%")) for m in models}
         self.stats = {m: widgets.HTML(f"<small>{stats_line(None, None, None, None)}</small>") for m in models}
-        self._shown_at = {}
+        self._redraw.reset()
         self.columns.children = tuple(widgets.VBox(
             [widgets.HTML(f"<b>{html.escape(m)}</b>"), self.stats[m], self.texts[m]],
             layout=widgets.Layout(width=f"{max(24, 96 // len(models))}%", border=box, padding="4px", margin="2px"))
@@ -221,11 +222,8 @@ class ChatPanel(widgets.VBox):
         """Streamed text (from whichever thread runs the model), redrawn at most every UPDATE_EVERY_S."""
         if model not in self.texts:
             return
-        now = time.perf_counter()
-        with self._lock:
-            if now - self._shown_at.get(model, 0.0) < UPDATE_EVERY_S:
-                return
-            self._shown_at[model] = now
+        if not self._redraw.ready(model):
+            return
         self.texts[model].value = f"<div style='white-space:pre-wrap'>{html.escape(str(text))}▌</div>"
         self.stats[model].value = "<small>" + stats_line(getattr(text, "ttft_s", None), getattr(
             text, "tokens_per_s", None), getattr(text, "tokens", None), None) + "</small>"

@@ -14,7 +14,6 @@ Usable from code too (tests, scripts)::
 from __future__ import annotations
 
 import html
-import threading
 import time
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..session.availability import usable_models
 from ..session.compare import compare
 from ..session.setup import get_settings
 from ..tasks import TASKS
+from .throttle import Throttle
 
 EXAMPLES = {name: t.example for name, t in TASKS.items()}
 HELP = {name: t.input_help for name, t in TASKS.items()}
@@ -74,8 +74,7 @@ class ComparePanel(widgets.VBox):
         self.output = widgets.Output()
         self.last = None
         self.html = ""
-        self._lock = threading.Lock()
-        self._shown_at: dict[str, float] = {}
+        self._redraw = Throttle(_STREAM_EVERY_S)
         self.button.on_click(lambda _: self.run())
         super().__init__([widgets.HBox([self.models_select, widgets.VBox([self.text, self.button])]),
                           self.not_here, self.status, self.stream_box, self.output])
@@ -127,7 +126,7 @@ class ComparePanel(widgets.VBox):
         self.streams = {m: widgets.HTML(value="<i>waiting…</i>",
                                         layout=widgets.Layout(width="320px", border="1px solid #ddd", padding="4px"))
                         for m in models}
-        self._shown_at = {}
+        self._redraw.reset()
         self.stream_box.children = tuple(
             widgets.VBox([widgets.HTML(f"<b>{html.escape(m)}</b>"), w]) for m, w in self.streams.items())
 
@@ -135,11 +134,8 @@ class ComparePanel(widgets.VBox):
         """Streamed text (called from the models' threads): shown for the first input."""
         if index != 0 or model not in self.streams:
             return
-        now = time.perf_counter()
-        with self._lock:
-            if now - self._shown_at.get(model, 0.0) < _STREAM_EVERY_S:
-                return
-            self._shown_at[model] = now
+        if not self._redraw.ready(model):
+            return
         self.streams[model].value = f"<div style='white-space:pre-wrap'>{html.escape(text)}▌</div>"
 
     def _show(self, run, seconds: float) -> None:
