@@ -379,10 +379,10 @@ def test_cache_never_serves_one_endpoints_answer_as_anothers(monkeypatch, tmp_pa
 def test_without_the_endpoint_in_the_key_the_bug_reproduces(monkeypatch, two_stub_servers):
     """The reported bug, with the old key (no endpoint): the second server's
     run was a cache hit, served as that server's answer."""
+    from openclosed.engine import run as run_mod
     from openclosed.engine.responsecache import response_key
-    from openclosed.session import compare as compare_mod
 
-    monkeypatch.setattr(compare_mod, "response_key", lambda spec, task, text, params, endpoint=None: response_key(
+    monkeypatch.setattr(run_mod, "response_key", lambda spec, task, text, params, endpoint=None: response_key(
         spec, task, text, params, None))
     (url_a, _), (url_b, seen_b) = two_stub_servers
     monkeypatch.setenv("OPENAI_BASE_URL", url_a)

@@ -170,8 +170,19 @@ def register(
         spec = replace(spec, backend=backend)
     if http_client is not None:
         spec = replace(spec, extra={"http_client": http_client})
+    return add_spec(spec, replace_existing=True)  # the name was checked above
+
+
+def add_spec(spec: ModelSpec, *, replace_existing: bool = False) -> ModelSpec:
+    """Put ``spec`` in the catalog as it is (no defaults filled in, no
+    guessing): e.g. ``add_spec(ModelSpec.from_record(rec))`` makes a saved
+    run's model again, same backend, source, endpoint and revision."""
+    reg = _ensure_loaded()
     with _lock:
-        reg[name] = spec
+        if spec.name in reg and not replace_existing:
+            raise OpenClosedError(f"a model called {spec.name!r} exists already",
+                                  "pick another name or pass replace_existing=True")
+        reg[spec.name] = spec
     return spec
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
+
+from ..core.errors import OpenClosedError
 
 TASKS = ("sentiment", "text-generation", "image-generation")
 FAMILIES = ("open", "served", "closed")
@@ -57,5 +59,23 @@ class ModelSpec:
         d["tasks"] = list(self.tasks)
         d["profiles"] = list(self.profiles)
         return d
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> ModelSpec:
+        """The spec a :meth:`record` describes: its exact inverse
+        (``ModelSpec.from_record(spec.record()) == spec``), e.g. to make a
+        saved run's models again in a fresh kernel. Keys this version does not
+        know are ignored; missing optional ones take their defaults. ``extra``
+        (an http client) is never recorded, so it comes back empty."""
+        names = {f.name for f in fields(cls)} - {"extra"}
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [k for k in required if k not in rec]
+        if missing:
+            raise OpenClosedError(f"the model record {rec.get('name', '?')!r} has no {', '.join(missing)}",
+                                  "pass a record made by ModelSpec.record() (a manifest's model_specs)")
+        kw = {k: v for k, v in rec.items() if k in names}
+        kw["tasks"] = tuple(kw["tasks"])
+        kw["profiles"] = tuple(kw.get("profiles") or ())
+        return cls(**kw)
 
 

@@ -110,6 +110,37 @@ class Result:
         notes = [n for n in str(_none_if_nan(d.get("notes")) or "").split("; ") if n]
         return cls(**kw, error=err, notes=notes, scores=scores, image=image)
 
+    # ------------------------------------------------------------ response cache
+    def to_cache_entry(self, *, endpoint: str | None = None, label_map: dict[str, str] | None = None) -> dict[str, Any]:
+        """What the response cache stores for this answer: :meth:`to_record`,
+        the picture as base64 PNG (``image_b64``), the ``endpoint`` that
+        answered (``export_cache`` files say where answers came from) and, for
+        sentiment, the model's ``label_map`` (labels -> ours) so a cached answer
+        still says how its label was mapped."""
+        entry = self.to_record()
+        if self.image is not None:
+            entry["image_b64"] = image_to_b64(self.image)
+        entry["endpoint"] = endpoint
+        if label_map:
+            entry["label_map"] = label_map
+        return entry
+
+    @classmethod
+    def from_cache_entry(cls, entry: dict[str, Any], *, model: str, input_index: int, input: str) -> Result:
+        """The inverse of :meth:`to_cache_entry` for a cache hit on (``model``,
+        ``input_index``, ``input``): ``cache`` is ``"replay"`` for an answer
+        imported with ``oc.import_cache`` and ``"hit"`` otherwise, and
+        ``cached_at`` is when the answer was first stored."""
+        img = image_from_b64(entry["image_b64"]) if entry.get("image_b64") else None
+        r = cls.from_record({k: v for k, v in entry.items() if k not in _CACHE_ONLY}, image=img)
+        r.model, r.input_index, r.input = model, input_index, input
+        r.cache = "replay" if entry.get("imported") else "hit"
+        r.cached_at = entry.get("stored_at")
+        return r
+
+
+_CACHE_ONLY = ("image_b64", "stored_at", "imported")  # cache-entry keys that are not Result fields' values
+
 
 def weights_label(r: Result) -> str:
     """" (stand-in, random weights)", " (random weights)" or "": what a user must know about the weights."""
@@ -273,6 +304,8 @@ class Comparison:
                 save_png(r.image, folder / name, self.image_meta(r))
                 df.loc[i, "image_file"] = name
         df.to_parquet(folder / RESULTS_FILE, index=False)
+        # a run's manifest comes from engine.manifest.build_manifest; a Comparison built by hand still needs
+        # task/models/inputs for load() and oc.rerun()
         manifest = dict(self.manifest, task=self.task, models=self.models, inputs=self.inputs)
         (folder / MANIFEST_FILE).write_text(redact(json.dumps(manifest, indent=2, default=str)), encoding="utf-8")
         return folder
