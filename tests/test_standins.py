@@ -5,7 +5,6 @@ profile, and labelled as stand-ins / random weights in every result."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -13,42 +12,19 @@ import pytest
 # The published parameter counts (tied embeddings counted once).
 REAL_PARAMETERS = {
     "distilbert-sst2": 66_955_010,
-    "twitter-roberta": 124_647_939,
     "smollm2-360m": 361_821_120,
     "qwen2.5-3b": 3_085_938_688,
     "bk-sdm-tiny": 323_384_964 + 83_653_863 + 123_060_480,
     "sd-turbo": 865_910_724 + 83_653_863 + 340_387_840,
 }
-BUILD_TIMES: dict[str, float] = {}
-
-
-def _shared_hub_cache(tmp_path_factory) -> Path:
-    """One temporary HF cache for the whole session (test_rehearsal.py builds into the same one)."""
-    return tmp_path_factory.getbasetemp() / "standin-hub-cache"
-
-
-@pytest.fixture(scope="session")
-def standin_cache(tmp_path_factory) -> Path:
-    """A temporary HF hub cache holding the stand-ins of the workshop profile's hub models
-    (distilbert-sst2, smollm2-360m, bk-sdm-tiny: ~0.96 B parameters, ~1.8 GB, ~30-60 s on 2 CPUs)."""
-    from openclosed.catalog.standins import build_standin, profile_standins
-
-    cache = _shared_hub_cache(tmp_path_factory)
-    for spec in profile_standins("workshop"):
-        t = time.perf_counter()
-        build_standin(spec, hub_cache=cache)
-        BUILD_TIMES[spec.name] = time.perf_counter() - t
-    return cache
-
-
 @pytest.fixture
-def use_cache(standin_cache, monkeypatch):
+def use_cache(workshop_standins, monkeypatch):
     """Point huggingface_hub (already imported, so its constants are set) and child processes at the cache."""
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(standin_cache))
-    monkeypatch.setenv("HF_HUB_CACHE", str(standin_cache))
-    return standin_cache
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(workshop_standins))
+    monkeypatch.setenv("HF_HUB_CACHE", str(workshop_standins))
+    return workshop_standins
 
 
 def _safetensors_parameters(folder: Path) -> int:

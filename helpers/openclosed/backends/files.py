@@ -12,6 +12,7 @@ from typing import Any
 from ..catalog.asset_files import read_asset_info
 from ..catalog.assets import asset_folder
 from ..catalog.hub import local_snapshot
+from ..catalog.hub_files import hub_files
 from ..catalog.specs import ModelSpec
 from ..core.errors import ModelNotAvailableError, OpenClosedError
 from ..core.machine import hub_reachable
@@ -43,11 +44,17 @@ def model_files(spec: ModelSpec, settings: Settings) -> ModelFiles:
         raise OpenClosedError(f"{spec.name!r} has no files to load (source {spec.source!r})",
                               "register the model with model= (a hub id) or path= (a folder)")
     snapshot = local_snapshot(spec)
-    if snapshot is not None:
-        return _marked(ModelFiles(str(snapshot)), snapshot)
     get_it = (f"download it where the Hub is reachable: `python -m openclosed.catalog.assets --profile "
               f"{spec.profiles[0] if spec.profiles else 'workshop'}` (or huggingface-cli download {spec.ref} "
               f"--revision {spec.revision or 'main'}), or pick a model of the offline profile")
+    if snapshot is not None:
+        record = hub_files(spec)  # the weight files this commit holds (catalog/hub_files.py)
+        missing = [w for w in (record.weights if record else ()) if not (snapshot / w).is_file()]
+        if missing:
+            raise ModelNotAvailableError(
+                f"{spec.name!r} ({spec.ref}@{spec.revision}) is only partly on this machine: its snapshot lacks "
+                f"{', '.join(missing)}", get_it)
+        return _marked(ModelFiles(str(snapshot)), snapshot)
     if settings.offline:
         raise ModelNotAvailableError(
             f"{spec.name!r} ({spec.ref}@{spec.revision or 'main'}) is not on this machine and the "

