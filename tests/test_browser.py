@@ -1,10 +1,18 @@
-"""The lab in a real browser: JupyterLab on 127.0.0.1 (random token) over a
-temporary copy of the notebooks, Debian's chromium driven by Playwright.
+"""The lab in a real browser, on a rehearsed Binder pod: JupyterLab on
+127.0.0.1 (random token) over a temporary copy of the notebooks, started
+inside a cgroup of 2 GB memory and 1 CPU (v1 or v2), in the ``workshop``
+profile with random-weight stand-ins of its hub models, on a CPU the lab
+takes for one without native bfloat16 (so it picks float32 itself, and
+bfloat16 only where a model would not fit otherwise); Debian's chromium,
+driven by Playwright, plays the learner.
 
-For every notebook: open it, wait for the kernel, Run All from the menu, wait
-for every cell to finish, fail on any error output, use its panels the way a
-learner would (table ``PANEL_ACTIONS``) and keep screenshots under
-``tests/artifacts/browser/`` (printed at the end).
+For every notebook, in one Run All: open it, wait for the kernel, Run All
+from the menu, wait for every cell to finish, fail on any error output or on
+the kernel being killed, use its panels the way a learner would (table
+``PANEL_ACTIONS``), check the pod's peak memory stayed under 2 GB, and keep
+screenshots under ``tests/artifacts/browser/`` (printed at the end). The
+offline pass in ``test_notebooks.py`` runs every notebook in bfloat16; this
+one runs them in float32: each dtype executes every notebook once.
 
 This run is also the lab's key-safety run: the server and its kernels get a
 FAKE ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` pointing at the loopback
@@ -13,9 +21,12 @@ if the key's text appears in any rendered output, saved notebook, cache file,
 server or browser log.
 
 Needs ``playwright`` (requirements-test.txt) and Debian's ``chromium``
-(``apt-get install -y chromium``; ``.ci/run`` installs it). Without them these
-tests are skipped with that reason, unless ``OPENCLOSED_REQUIRE_BROWSER=1``
-(set by ``.ci/run``) makes a missing browser a failure.
+(``apt-get install -y chromium``; ``.ci/run`` installs it), and for the pod
+the right to create cgroups (root). Without a browser these tests are skipped
+with that reason, unless ``OPENCLOSED_REQUIRE_BROWSER=1`` makes it a failure;
+without cgroups the notebooks still run in the browser with no limit and the
+memory check alone is skipped, unless ``OPENCLOSED_REQUIRE_CGROUP=1`` makes it
+a failure. ``.ci/run`` sets both.
 """
 
 from __future__ import annotations
@@ -36,15 +47,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL_CACHE, ROOT
+from conftest import MODEL_CACHE, ROOT, require_or_skip
+from openclosed.testing.cgroups import Cgroup, cgroups_available
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker: one server, one pod
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ARTIFACTS = Path(os.environ.get("OPENCLOSED_TEST_ARTIFACTS", ROOT / "tests" / "artifacts")) / "browser"
 CHROMIUM = os.environ.get("OPENCLOSED_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 RUN_ALL_TIMEOUT_S = float(os.environ.get("OPENCLOSED_BROWSER_TIMEOUT_S", 1200))  # one notebook's Run All, busy CPU
 PLOTLY_FIRST_RENDER_S = 45
+POD_GB, POD_CPUS = 2.0, 1.0  # a Binder pod
+# What the pod's kernels must not inherit from the test run: the lab decides these itself from the pod.
+NOT_INHERITED = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENCLOSED_MODEL_BUDGET_GB",
+                 "OPENCLOSED_MEMORY_LIMIT_GB", "OPENCLOSED_DTYPE", "OPENCLOSED_THREADS", "OPENCLOSED_DEVICE")
 
 
 def _missing_browser() -> str | None:
@@ -64,9 +80,9 @@ def _free_port() -> int:
 
 
 class Lab:
-    """One JupyterLab server for every notebook, with a fake key and the stub API."""
+    """One JupyterLab server for every notebook, with a fake key and the stub API, inside ``pod`` when given."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, hub_cache: Path, pod: Cgroup | None) -> None:
         from openclosed.testing.stub_server import start_server
 
         self.base = base
@@ -86,15 +102,19 @@ class Lab:
         self.url = f"http://127.0.0.1:{self.port}"
         self.stub, self.stub_url = start_server()
         self.started_at = time.time()
-        env = dict(os.environ)
+        self.pod = pod
+        self.memory: dict[str, dict[str, float]] = {}  # notebook stem -> the pod's peaks while it ran
+        env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env.update({
             "OPENAI_API_KEY": self.key, "OPENAI_BASE_URL": self.stub_url,
-            "OPENCLOSED_PROFILE": "offline", "OPENCLOSED_CACHE_DIR": str(MODEL_CACHE),
+            "OPENCLOSED_PROFILE": "workshop", "HF_HUB_CACHE": str(hub_cache), "OPENCLOSED_NATIVE_BF16": "0",
+            "OPENCLOSED_CACHE_DIR": str(MODEL_CACHE), "TOKENIZERS_PARALLELISM": "false",
             "OPENCLOSED_RESPONSES_DIR": str(self.responses), "HF_HUB_OFFLINE": "1",
             "HOME": str(self.home), "IPYTHONDIR": str(self.home / ".ipython"),
             "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"), "PYTHONUNBUFFERED": "1",
         })
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={self.notebooks}",
+        pod_prefix = [sys.executable, "-m", "openclosed.testing.cgroups", pod.name] if pod else []
+        cmd = [*pod_prefix, sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={self.notebooks}",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={self.token}", f"--LabApp.user_settings_dir={self.settings}",
                "--LabApp.news_url=", "--ServerApp.log_level=INFO"]
@@ -143,6 +163,9 @@ class Lab:
         for s in self.api("sessions"):
             self.api(f"sessions/{s['id']}", method="DELETE")
 
+    def oom_kills(self) -> int:
+        return self.pod.oom_kills() if self.pod else 0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -155,13 +178,24 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def pod():
+    """The 2 GB / 1 CPU cgroup JupyterLab runs in, or None where cgroups cannot be made (see test_memory...)."""
+    ok, why = cgroups_available()
+    if not ok:
+        yield None
+        return
+    group = Cgroup(f"openclosed-browser-{os.getpid()}", int(POD_GB * 1024**3), POD_CPUS)
+    group.start_sampling()
+    yield group
+    group.remove()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, pod, workshop_standins):
     why = _missing_browser()
     if why:
-        if os.environ.get("OPENCLOSED_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required but {why}")
-        pytest.skip(why)
-    lab = Lab(tmp_path_factory.mktemp("browser-lab"))
+        require_or_skip("OPENCLOSED_REQUIRE_BROWSER", f"no browser: {why}")
+    lab = Lab(tmp_path_factory.mktemp("browser-lab"), workshop_standins, pod)
     lab.rendered = []  # the text of every notebook page after its run, for the key check
     lab.console = []
     yield lab
@@ -352,15 +386,22 @@ def _prompts(page) -> list[str]:
     return [t.strip() for t in page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
 
 
-def _wait_all_done(page, n_code: int, timeout_s: float) -> None:
-    """Every shown code cell's prompt reads [n]: (n a number, not * or blank); the
-    saved notebook is checked afterwards for the hidden ones."""
+def _wait_all_done(page, lab: Lab, n_code: int, timeout_s: float) -> None:
+    """Every shown code cell's prompt reads [n]: (n a number, not * or blank); the saved notebook is checked
+    afterwards for the hidden ones. Fails at once when the pod's kernel is killed for its memory."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    try:
-        _wait_prompts(page, n_code, timeout_s)
-    except PlaywrightTimeout:
-        pytest.fail(f"Run All did not finish in {timeout_s:.0f} s; prompts: {_prompts(page)}")
+    kills, deadline = lab.oom_kills(), time.monotonic() + timeout_s
+    while True:
+        try:
+            _wait_prompts(page, n_code, min(15.0, max(1.0, deadline - time.monotonic())))
+            return
+        except PlaywrightTimeout:
+            if lab.oom_kills() > kills:
+                pytest.fail(f"the kernel was killed: over the pod's {POD_GB:g} GB (peak {_mb(lab.pod.peak_anon)}); "
+                            f"prompts: {_prompts(page)}")
+            if time.monotonic() >= deadline:
+                pytest.fail(f"Run All did not finish in {timeout_s:.0f} s; prompts: {_prompts(page)}")
 
 
 def _wait_prompts(page, n_code: int, timeout_s: float) -> None:
@@ -372,23 +413,43 @@ def _wait_prompts(page, n_code: int, timeout_s: float) -> None:
         }""", arg=n_code, timeout=timeout_s * 1000, polling=1000)
 
 
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def check_workshop_page(stem: str, text: str, html: str, lab: Lab) -> None:
+    """What the workshop profile must show: the profile itself, stand-ins labelled as random weights wherever
+    their results appear, and (notebook 00) the closed model answering from the stub with the key masked."""
+    from openclosed.testing.stub_server import STUB_MODEL
+
+    if stem == "00_start_here":
+        assert "profile   : workshop" in text, text[:3000]
+        assert STUB_MODEL in text  # the summary names who really answered
+        assert f"sk-…{lab.key[-4:]}" in text and "MissingKeyError" not in text  # found, masked
+    if stem == "01_sentiment":  # it runs the workshop's distilbert-sst2, which must say it has random weights
+        assert "distilbert-sst2 (stand-in, random weights)" in text  # the summary's model column
+        assert ">stand-in: random weights<" in html  # the badge in each cell of the side-by-side report
+
+
 @pytest.mark.timeout(RUN_ALL_TIMEOUT_S + 300)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_all_in_the_browser_and_its_panels_work(path, lab, browser):
     import nbformat
 
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    n_code = len(code)
     # a cell whose source is hidden (exercise solutions) shows a placeholder instead of its input prompt
     n_shown = sum(not c.metadata.get("jupyter", {}).get("source_hidden") for c in code)
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.on("console", lambda msg: lab.console.append(msg.text))
+    if lab.pod:
+        lab.pod.reset_peaks()
+    kills = lab.oom_kills()
     try:
         _open_notebook(page, lab, path.name)
         started = time.perf_counter()
         _run_all(page)
-        _wait_all_done(page, n_shown, RUN_ALL_TIMEOUT_S)
+        _wait_all_done(page, lab, n_shown, RUN_ALL_TIMEOUT_S)
         ran_s = time.perf_counter() - started
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                               has_text="Traceback")
@@ -400,6 +461,7 @@ def test_notebook_runs_all_in_the_browser_and_its_panels_work(path, lab, browser
         if first_grid.count():
             shoot(page, f"{path.stem}-side-by-side", first_grid.locator("xpath=ancestor::div[contains(@class,"
                                                                          "'jp-OutputArea-output')][1]"))
+        check_workshop_page(path.stem, page.locator("#main").inner_text(), page.content(), lab)
         for action in PANEL_ACTIONS.get(path.stem, []):
             action(page, path.stem)
         page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
@@ -414,7 +476,12 @@ def test_notebook_runs_all_in_the_browser_and_its_panels_work(path, lab, browser
         not_run = [c.source[:60] for c in saved.cells if c.cell_type == "code" and not c.get("execution_count")]
         assert not not_run, f"cells not run: {not_run}"
         lab.rendered.append(page.locator("#main").inner_text())
-        print(f"{path.name}: Run All {ran_s:.0f} s in the browser; screenshots in {ARTIFACTS}")
+        if lab.pod:
+            lab.memory[path.stem] = {"peak_anon_mb": lab.pod.peak_anon / 2**20, "peak_rss_mb": lab.pod.peak_rss / 2**20,
+                                     "oom_kills": lab.oom_kills() - kills, "run_all_s": ran_s}
+        print(f"{path.name}: Run All {ran_s:.0f} s in the browser"
+              + (f", pod peak {_mb(lab.pod.peak_anon)} anonymous ({_mb(lab.pod.peak_rss)} summed RSS)"
+                 if lab.pod else "") + f"; screenshots in {ARTIFACTS}")
     except BaseException:
         shoot(page, f"{path.stem}-FAILED")
         raise
@@ -422,6 +489,23 @@ def test_notebook_runs_all_in_the_browser_and_its_panels_work(path, lab, browser
         lab.rendered.append(page.content())
         context.close()
         lab.shutdown_kernels()
+
+
+def test_every_notebook_stayed_under_the_pods_memory(lab):
+    """The pod's peak anonymous memory (the server, the kernel and any server a notebook starts, without the
+    page cache) while each notebook ran and its panels were used: under 2 GB, and no process killed."""
+    if lab.pod is None:
+        ok, why = cgroups_available()
+        require_or_skip("OPENCLOSED_REQUIRE_CGROUP", f"no memory check: cannot create a cgroup ({why})")
+    assert lab.memory, "run the notebook tests first (same module)"
+    for stem, row in lab.memory.items():
+        print(f"{stem:32} peak {row['peak_anon_mb']:6,.0f} MB anonymous, {row['peak_rss_mb']:6,.0f} MB summed RSS, "
+              f"Run All {row['run_all_s']:4.0f} s")
+    over = {stem: row for stem, row in lab.memory.items()
+            if row["oom_kills"] or not 0 < row["peak_anon_mb"] < POD_GB * 1024}
+    assert not over, f"over the pod's {POD_GB:g} GB: {over}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "pod-memory.json").write_text(json.dumps(lab.memory, indent=1))
 
 
 def key_text_found(needles: list[bytes], texts: list[str], folders: list[Path], since: float = 0.0) -> list[str]:

@@ -6,6 +6,7 @@ training, and few-shot prompts are built as documented."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -228,3 +229,32 @@ def test_bundled_data_files_are_disjoint_and_labelled_as_documented():
     assert not set(map(norm, lines["text"])) & set(map(norm, texts["text"]))
     with pytest.raises(oc.OpenClosedError, match="unknown split"):
         oc.review_lines("validation")
+
+
+def test_the_same_recipe_trains_once_and_another_recipe_trains_again(tmp_path, monkeypatch):
+    """Notebook 04 run twice (or by two kernels) trains its model once: the second call copies the kept folder,
+    replays its curves and predicts exactly as the first; a different seed trains afresh."""
+    import uuid
+
+    from openclosed.engine import trainedcache
+
+    monkeypatch.setattr(trainedcache, "KEEP_DIR", str(tmp_path / "kept"))  # absolute: replaces <cache>/trained
+    data = oc.sentiment_data("train").groupby("label").head(4)[["text", "label"]]
+    data = pd.concat([data, pd.DataFrame({"text": [f"unique line {uuid.uuid4()} was great"], "label": ["positive"]})])
+    first = oc.finetune_classifier(data, epochs=1, validation=0.25, out=tmp_path / "a", name="tiny-a", seed=0)
+    assert first.reused_from is None and first.train_s > 0
+    replayed = []
+    second = oc.finetune_classifier(data, epochs=1, validation=0.25, out=tmp_path / "b", name="tiny-b", seed=0,
+                                    on_log=replayed.append)
+    assert second.reused_from and Path(second.folder) == (tmp_path / "b").resolve()
+    assert replayed == second.history == first.history and "Reused" in second.summary()
+    assert oc.get_model("tiny-b").ref == second.folder  # registered at its own folder, not the kept one
+    texts = ["What a wonderful day", "This is broken again", "It arrived on Monday"]
+    run = oc.compare("sentiment", ["tiny-a", "tiny-b"], texts, cache="off", progress=False)
+    by_model = {m: [r.scores for r in run.results if r.model == m] for m in ("tiny-a", "tiny-b")}
+    assert all(by_model["tiny-a"]) and by_model["tiny-a"] == by_model["tiny-b"]
+    third = oc.finetune_classifier(data, epochs=1, validation=0.25, out=tmp_path / "c", name="tiny-c", seed=1)
+    assert third.reused_from is None  # another seed is another recipe
+    again = oc.finetune_classifier(data, epochs=1, validation=0.25, out=tmp_path / "d", name="tiny-d", seed=0,
+                                   retrain=True)
+    assert again.reused_from is None  # retrain=True trains even when the recipe is kept

@@ -255,3 +255,32 @@ def test_a_content_policy_refusal_is_that_models_result(monkeypatch):
     ok, refused = run.result("mini-sd", 0), run.result("fake-refuser", 0)
     assert ok.ok and ok.image is not None
     assert refused.image is None and refused.error.type == "ContentPolicyError" and refused.model == "fake-refuser"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_latent_roundtrip_feeds_the_autoencoder_in_the_pipelines_own_dtype(dtype, tmp_path):
+    """Notebook 03's latent cell, in both CPU dtypes: a float32 picture tensor handed to a bfloat16 VAE used to
+    stop the notebook on CPUs where the lab picks bfloat16."""
+    oc.setup("offline", dtype=dtype, responses_path=tmp_path / "r", verbose=False)
+    pictures, _ = shapes.dataset(2, seed=0)
+    trip = oc.latent_roundtrip("mini-sd", pictures[0])
+    assert oc.load_model("mini-sd").dtype == dtype
+    assert str(trip.latent.dtype) == "torch.float32" and tuple(trip.latent.shape[:2]) == (1, 4)
+    assert trip.compression == pytest.approx(12.0)  # 32x32x3 pixels -> 4x8x8 latent
+    assert trip.decoded.size == pictures[0].size and len(trip.channels) == 4
+    # the autoencoder is trained: decoding the latent gives the picture back, not noise
+    err = np.abs(np.asarray(pictures[0], dtype=float) - np.asarray(trip.decoded, dtype=float)).mean()
+    noise = np.abs(np.asarray(pictures[0], dtype=float) - 127.5).mean()
+    assert err < noise / 3, (err, noise)
+    with pytest.raises(OpenClosedError, match="not a diffusion model"):
+        oc.latent_roundtrip("vader", pictures[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_seed_check_draws_the_same_pixels_twice_and_compares_with_the_other_dtype(dtype, tmp_path):
+    oc.setup("offline", dtype=dtype, responses_path=tmp_path / "r", verbose=False)
+    check = oc.seed_check("mini-sd", "a large red circle on a white background", seed=7, steps=4)
+    assert check.dtype == dtype and check.other_dtype == {"float32": "bfloat16", "bfloat16": "float32"}[dtype]
+    assert check.identical
+    assert 0 < check.drift < 64  # rounding moves pixels a little; a different picture would move them a lot
+    assert [label for label, _ in check.strip] == [dtype, f"{dtype} again", check.other_dtype]

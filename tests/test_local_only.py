@@ -20,6 +20,7 @@ import pytest
 
 import openclosed as oc
 from openclosed.core import netguard
+from conftest import require_or_skip
 from openclosed.core.errors import LocalOnlyError
 
 PUBLIC = "192.0.2.1"  # TEST-NET-1: a public-style address that is never this machine
@@ -143,8 +144,9 @@ def test_guard_inside_a_loopback_only_network_namespace(tmp_path):
     probe = subprocess.run([unshare, "-n", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         if "Operation not permitted" in probe.stderr or "Permission denied" in probe.stderr:
-            pytest.skip(f"the kernel refuses a new network namespace here ({probe.stderr.strip()}); "
-                        "run as root or with CAP_SYS_ADMIN to test the guard with no route out")
+            require_or_skip("OPENCLOSED_REQUIRE_NETNS",
+                            f"the kernel refuses a new network namespace here ({probe.stderr.strip()}); run as root "
+                            "or with CAP_SYS_ADMIN to test the guard with no route out")
         pytest.fail(f"`unshare -n true` failed: {probe.stderr.strip()}")
     script = tmp_path / "inside.py"
     script.write_text(SCRIPT, encoding="utf-8")

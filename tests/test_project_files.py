@@ -1,5 +1,6 @@
 """The project's own files agree with each other."""
 
+import os
 import re
 from pathlib import Path
 
@@ -26,8 +27,29 @@ def test_environment_yml_mirrors_requirements():
     assert req == env
 
 
-def test_torch_is_pinned_to_the_cpu_build():
+def test_torch_is_pinned_and_the_installed_build_has_no_cuda_unless_asked_for():
+    """`make setup` installs the CPU build of torch on Linux unless TORCH_BUILD=cuda (exported to the tests)."""
+    import importlib.metadata
+
+    import torch
+
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text().splitlines()
+    assert torch.__version__.split("+")[0] == "2.13.0"
+    if os.environ.get("TORCH_BUILD", "cpu") == "cuda":
+        return
+    nvidia = sorted(d.metadata["Name"] for d in importlib.metadata.distributions()
+                    if (d.metadata["Name"] or "").lower().startswith("nvidia-"))
+    assert torch.version.cuda is None and not nvidia, (
+        f"torch {torch.__version__} was built for CUDA {torch.version.cuda} ({len(nvidia)} nvidia-* packages): "
+        "reinstall with `make clean setup` where https://download.pytorch.org/whl/cpu is reachable, or ask for "
+        "the CUDA build with `make setup TORCH_BUILD=cuda`")
+
+
+def test_make_setup_asks_for_the_cpu_build_with_a_short_fallback():
+    """The CPU index is tried with a 5 s probe, and its absence is said in one line instead of a long hang."""
+    make = (ROOT / "Makefile").read_text()
+    assert "TORCH_BUILD ?= cpu" in make and "download.pytorch.org/whl/cpu" in make
+    assert "timeout=5" in make and "is not reachable" in make
 
 
 def test_binder_uses_the_same_environment_and_start_execs():

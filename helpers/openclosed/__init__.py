@@ -34,7 +34,7 @@ from .session.compare import compare, rerun
 from .session.customize import few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, lora_before_after
 from .session.estimate import estimate
 from .session.explain import Explanation, explain, transparency
-from .session.images import denoising_strip, rerun_image
+from .session.images import LatentTrip, SeedCheck, denoising_strip, latent_roundtrip, rerun_image, seed_check
 from .session.inside import chat_template, look_inside, next_token_distribution
 from .session.loading import load_model, release_models
 from .session.serving import ServedModel, serve
@@ -61,7 +61,8 @@ __all__ = [
     "sampling_plot", "simulate_votes", "token_probability_plot", "winrate_plot",
     # images
     "Adherence", "ImageGrid", "ImagePanel", "Strip", "adherence", "adherence_prompts", "denoising_strip",
-    "image_grid", "image_prices", "rerun_image", "set_image_price",
+    "image_grid", "image_prices", "rerun_image", "set_image_price", "LatentTrip", "SeedCheck", "latent_roundtrip",
+    "seed_check",
     # cost, privacy, transparency, hybrids
     "INSTANCES", "BreakEvenPanel", "Cascade", "Explanation", "break_even", "cascade", "closed_usd_per_request",
     "cost_plots", "differences", "explain", "seconds_per_request", "throughput", "transparency",

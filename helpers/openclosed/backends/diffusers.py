@@ -231,3 +231,27 @@ def denoising_steps(loaded: Loaded, prompt: str, params: dict[str, Any], every: 
     with scheduler(pipe, g["scheduler"]), torch.inference_mode():
         pipe(prompt, callback_on_step_end=keep, callback_on_step_end_tensor_inputs=["latents"], **kwargs)
     return frames
+
+
+def encode_decode(loaded: Loaded, picture: Any) -> tuple[Any, Any]:
+    """(latent, decoded picture): ``picture`` (a PIL image) through the pipeline's own image processor, in the
+    pipeline's device and dtype, into the autoencoder's latent space and back (notebook 03). The latent comes
+    back as a float32 CPU tensor of shape (1, channels, h, w), whatever the dtype it was computed in."""
+    import torch
+
+    pipe = loaded.model
+    x = pipe.image_processor.preprocess(picture).to(device=pipe.vae.device, dtype=pipe.vae.dtype)
+    with torch.inference_mode():
+        latent = pipe.vae.encode(x).latent_dist.mean
+        decoded = pipe.vae.decode(latent).sample
+    return latent.float().cpu(), pipe.image_processor.postprocess(decoded, output_type="pil")[0]
+
+
+def draw_one(loaded: Loaded, prompt: str, params: dict[str, Any]) -> Any:
+    """One picture of ``prompt`` with the settings a run of ``params`` would use, outside any run (no cache, no
+    timing): for comparing the same recipe across two loads of a model, e.g. in two dtypes."""
+    import torch
+
+    g = generation(loaded.spec, params)
+    with scheduler(loaded.model, g["scheduler"]), torch.inference_mode():
+        return loaded.model(prompt, **pipe_kwargs(g, 1)).images[0]

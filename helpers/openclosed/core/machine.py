@@ -68,7 +68,11 @@ def cpu_quota() -> int:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True on CPUs with native bfloat16 (AVX512-BF16 or AMX)."""
+    """True on CPUs with native bfloat16 (AVX512-BF16 or AMX). ``OPENCLOSED_NATIVE_BF16=0`` (or ``1``) says
+    otherwise, to rehearse the lab's own choices on a machine without (or with) it."""
+    override = os.environ.get("OPENCLOSED_NATIVE_BF16", "").strip()
+    if override in ("0", "1"):
+        return override == "1"
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -97,9 +101,10 @@ def pick_dtype(device: str) -> tuple[str, str]:
         return "float16", "GPU without bfloat16"
     if device == "mps":
         return "float16", "Apple GPU"
+    told = " (OPENCLOSED_NATIVE_BF16)" if os.environ.get("OPENCLOSED_NATIVE_BF16", "").strip() in ("0", "1") else ""
     if cpu_has_native_bf16():
-        return "bfloat16", "CPU has native bfloat16 (AVX512-BF16/AMX): ~1.6x faster decoding"
-    return "float32", "CPU without native bfloat16: bfloat16 would be slow here"
+        return "bfloat16", f"CPU has native bfloat16 (AVX512-BF16/AMX){told}: ~1.6x faster decoding"
+    return "float32", f"CPU without native bfloat16{told}: bfloat16 would be slow here"
 
 
 def _own_cgroup_files(v2_name: str, v1_controller: str, v1_name: str) -> list[str]:

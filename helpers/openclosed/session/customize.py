@@ -15,6 +15,7 @@ losses, time, versions) next to what it saved.
 from __future__ import annotations
 
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +25,9 @@ from ..core.errors import BadParameterError
 from ..core.labelled_data import review_lines, sentiment_data
 from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
 from ..core.machine import give_back_memory
+from ..engine.trainedcache import data_hash, source_hash, trained_once
+from ..tasks import finetune as finetune_module
+from ..tasks import lora as lora_module
 from ..tasks.finetune import TrainingRun, labelled, train_classifier, train_encoder
 from ..tasks.lora import ask_labels, load_causal_lm, score_answers, train_lora
 from .compare import compare
@@ -50,6 +54,9 @@ def default_training_texts():
     return pd.concat([sentiment_data("train")[cols], review_lines("train")[cols]], ignore_index=True)
 
 
+TRAINING_PACKAGES = ("torch", "transformers", "sentence-transformers", "peft", "scikit-learn", "accelerate")
+"""Libraries whose version is part of a training recipe (a new version may train other weights)."""
+
 _METHODS = {  # method: (trainer, its fixed keywords, epochs, learning rate, batch size)
     "encoder": (train_encoder, {"objective": "labels"}, 4, 1e-4, 16),
     "contrastive": (train_encoder, {"objective": "triplet"}, 2, 2e-4, 32),
@@ -60,7 +67,7 @@ _METHODS = {  # method: (trainer, its fixed keywords, epochs, learning rate, bat
 def finetune_classifier(train=None, *, method: str = "encoder", base: str = "minilm-lr",
                         name: str = "minilm-finetuned", out: str | Path = "runs/minilm-finetuned",
                         epochs: int | None = None, learning_rate: float | None = None, batch_size: int | None = None,
-                        validation: float = 0.2, seed: int = 0,
+                        validation: float = 0.2, seed: int = 0, retrain: bool = False,
                         on_log: Callable[[dict], None] | None = None) -> TrainingRun:
     """Fine-tune the encoder of ``base`` on ``train`` (default:
     :func:`default_training_texts`, the bundled training split and the review
@@ -75,40 +82,86 @@ def finetune_classifier(train=None, *, method: str = "encoder", base: str = "min
     lr 1e-4, batch 16). The word embeddings stay frozen in all three.
     ``validation`` is the share of ``train`` held out for the validation
     curve. ``on_log`` receives each logged row (e.g.
-    ``oc.plots.LiveTraining().update``)."""
+    ``oc.plots.LiveTraining().update``).
+
+    The same recipe (method, settings, seed, base model, data, library
+    versions) trained before in this cache is copied instead of trained again
+    (``run.reused_from`` says from where; its curves are replayed to
+    ``on_log``); ``retrain=True`` trains anyway."""
     if method not in _METHODS:
         raise BadParameterError(f"method={method!r} is not a fine-tuning method here",
                                 f"use one of {', '.join(map(repr, _METHODS))}")
     trainer, fixed, d_epochs, d_lr, d_batch = _METHODS[method]
     spec, folder = _base_folder(base, "sentiment")
     data = default_training_texts() if train is None else labelled(train, "training data")
-    run = trainer(spec.name, folder, data, out, get_settings(), **fixed, epochs=d_epochs if epochs is None else epochs,
-                  learning_rate=d_lr if learning_rate is None else learning_rate,
-                  batch_size=d_batch if batch_size is None else batch_size, validation=validation,
-                  seed=seed, on_log=on_log)
+    settings = get_settings()
+    hyper = {**fixed, "epochs": d_epochs if epochs is None else epochs,
+             "learning_rate": d_lr if learning_rate is None else learning_rate,
+             "batch_size": d_batch if batch_size is None else batch_size, "validation": validation, "seed": seed}
+
+    def train_into(where: Path) -> TrainingRun:
+        run = trainer(spec.name, folder, data, where, settings, **hyper, on_log=on_log)
+        run.name = name
+        run.save()
+        return run
+
+    run = _trained_once(f"classifier-{method}", spec, data, hyper, out, train_into, retrain, on_log)
     kind = {"arch": "classifier"} if method == "head" else {"backend": "embedding", "arch": "embedding"}
     register(name, task="sentiment", path=run.folder, license=spec.license, replace_existing=True,
              params_m=round(run.total / 1e6, 1), size_mb=round(run.size_mb, 1),
              notes=f"{spec.name} fine-tuned here: {run.method}, {run.hyperparameters['epochs']} epochs on "
                    f"{run.data['train']} texts, seed {seed} (training.json in its folder).", **kind)
     run.name = name
-    run.save()
     give_back_memory()  # the trainer's copies of the weights, freed, back to the system now
     return run
 
 
 def finetune_lora(train=None, *, base: str = "smollm2-135m", out: str | Path = "runs/smollm2-lora",
                   epochs: int = 1, learning_rate: float = 2e-3, batch_size: int = 8, rank: int = 8,
-                  limit: int | None = None, seed: int = 0,
+                  limit: int | None = None, seed: int = 0, retrain: bool = False,
                   on_log: Callable[[dict], None] | None = None) -> TrainingRun:
     """Train a LoRA adapter on ``base`` (a chat model) so it answers the
     sentiment question with one label word; ``limit`` texts of ``train``
-    (default: the bundled training split). Saves only the adapter in ``out``."""
+    (default: the bundled training split). Saves only the adapter in ``out``.
+    A recipe trained before is copied, as in :func:`finetune_classifier`."""
     spec, folder = _base_folder(base, "text-generation")
     data = sentiment_data("train") if train is None else labelled(train, "training data")
-    run = train_lora(spec.name, folder, data, out, get_settings(), epochs=epochs, learning_rate=learning_rate,
-                     batch_size=batch_size, rank=rank, limit=limit, seed=seed, on_log=on_log)
+    settings = get_settings()
+    hyper = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size, "rank": rank,
+             "limit": limit, "seed": seed}
+
+    def train_into(where: Path) -> TrainingRun:
+        return train_lora(spec.name, folder, data, where, settings, **hyper, on_log=on_log)
+
+    run = _trained_once("lora", spec, data, hyper, out, train_into, retrain, on_log)
     give_back_memory()  # the base model trained on, freed, back to the system now
+    return run
+
+
+def _trained_once(kind: str, spec, data, hyper: dict[str, Any], out: str | Path,
+                  train_into: Callable[[Path], TrainingRun], retrain: bool,
+                  on_log: Callable[[dict], None] | None) -> TrainingRun:
+    """Train with ``train_into(out)``, or copy the folder an identical recipe trained before (see
+    :mod:`openclosed.engine.trainedcache`); the returned run's ``folder`` is ``out`` either way."""
+    settings = get_settings()
+    recipe = {"kind": kind, "hyperparameters": hyper, "base": spec.record(),
+              "data": data_hash(data["text"].tolist(), data["label"].tolist()), "device": settings.device,
+              "versions": {pkg: version(pkg) for pkg in TRAINING_PACKAGES},
+              "code": source_hash(finetune_module.__file__, lora_module.__file__)}
+    trained: dict[str, TrainingRun] = {}
+
+    def train(where: Path) -> None:
+        trained["run"] = train_into(where)
+
+    where, kept = trained_once(settings.cache_dir, kind, recipe, Path(out).expanduser().resolve(), train,
+                               retrain=retrain)
+    if kept is None:
+        return trained["run"]
+    run = TrainingRun.load(where)
+    run.folder, run.reused_from = str(where), kept
+    run.save()
+    for row in run.history if on_log else ():
+        on_log(row)
     return run
 
 

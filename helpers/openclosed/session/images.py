@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backends.diffusers import SCHEDULERS, denoising_steps
-from ..core.errors import BadInputError, BadParameterError
+from ..backends.diffusers import SCHEDULERS, denoising_steps, draw_one, encode_decode
+from ..core.errors import BadInputError, BadParameterError, OpenClosedError
 from ..engine.images import read_png_meta, save_png
 from ..engine.results import Comparison
 from .compare import compare
@@ -98,10 +98,93 @@ def denoising_strip(model: str, prompt: str, every: int = 1, **params: Any) -> l
     """[(step, picture)]: what the latents look like after each ``every`` steps of drawing ``prompt``."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise BadInputError("the prompt is empty", 'give a prompt, e.g. "a red circle on a white background"')
+    return denoising_steps(_diffusion_model(model), prompt, params, every)
+
+
+@dataclass
+class LatentTrip:
+    """A picture through the autoencoder and back: its latent (float32, shape (1, channels, h, w)), each latent
+    channel as a grey picture, and the decoded picture."""
+
+    picture: Any
+    latent: Any
+    decoded: Any
+
+    @property
+    def channels(self) -> list[tuple[str, Any]]:
+        """[("latent i", picture)]: each channel scaled by its largest absolute value, grey 128 = 0."""
+        from PIL import Image
+
+        out = []
+        for i, ch in enumerate(self.latent[0]):
+            scaled = (ch / ch.abs().max().clamp(min=1e-8)).clamp(-1, 1).add(1).mul(127.5)
+            out.append((f"latent {i}", Image.fromarray(scaled.round().byte().numpy())))
+        return out
+
+    @property
+    def compression(self) -> float:
+        """How many times fewer numbers the latent holds than the picture's pixels."""
+        w, h = self.picture.size
+        return w * h * len(self.picture.getbands()) / self.latent[0].numel()
+
+
+def latent_roundtrip(model: str, picture: Any) -> LatentTrip:
+    """Encode ``picture`` (a PIL image) with ``model``'s autoencoder and decode it again, in the model's own dtype
+    and device (notebook 03, "The latent space")."""
+    loaded = _diffusion_model(model)
+    latent, decoded = encode_decode(loaded, picture)
+    return LatentTrip(picture, latent, decoded)
+
+
+@dataclass
+class SeedCheck:
+    """The same prompt and seed drawn twice in the session's dtype and once in the other CPU dtype."""
+
+    dtype: str
+    other_dtype: str
+    first: Any
+    again: Any
+    other: Any
+
+    @property
+    def identical(self) -> bool:
+        """Whether the two draws in the session's dtype have the same pixels."""
+        import numpy as np
+
+        return bool(np.array_equal(np.asarray(self.first), np.asarray(self.again)))
+
+    @property
+    def drift(self) -> float:
+        """Mean absolute pixel difference (of 255) between the session's dtype and the other one."""
+        import numpy as np
+
+        return float(np.abs(np.asarray(self.first, dtype=float) - np.asarray(self.other, dtype=float)).mean())
+
+    @property
+    def strip(self) -> list[tuple[str, Any]]:
+        return [(self.dtype, self.first), (f"{self.dtype} again", self.again), (self.other_dtype, self.other)]
+
+
+def seed_check(model: str, prompt: str, seed: int = 0, **params: Any) -> SeedCheck:
+    """Draw ``prompt`` with ``seed`` twice in the session's dtype (no response cache) and once with the model
+    loaded in the other CPU dtype (float32 <-> bfloat16): does a seed pin the pixels, and what does the number
+    type change? (notebook 03, "Seeds")."""
+    loaded = _diffusion_model(model)
+    other = "float32" if loaded.dtype != "float32" else "bfloat16"
+    first, again = (compare("image-generation", [model], [prompt], seed=seed, cache="off", progress=False,
+                            **params).results[0] for _ in range(2))
+    for r in (first, again):
+        if r.error:
+            raise OpenClosedError(f"{model!r} could not draw {prompt!r}: {r.error}", "see run.errors() of oc.compare")
+    other_pic = draw_one(load_model(model, dtype=other, device="cpu"), prompt, {**params, "seed": seed})
+    return SeedCheck(loaded.dtype, other, first.image, again.image, other_pic)
+
+
+def _diffusion_model(model: str):
     loaded = load_model(model)
     if loaded.spec.backend != "diffusers":
         raise BadInputError(f"{model!r} is not a diffusion model run here", "use an open image model, e.g. 'mini-sd'")
-    return denoising_steps(loaded, prompt, params, every)
+    return loaded
 
 
 def _safe(name: str) -> str:

@@ -74,6 +74,7 @@ class TrainingRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
+    reused_from: str | None = None  # the kept folder this was copied from, when the same recipe was trained before
 
     def save(self) -> Path:
         """Write ``training.json`` into the run's folder (the run manifest)."""
@@ -99,7 +100,9 @@ class TrainingRun:
             last.update({k: v for k, v in row.items() if v is not None})
         acc = ", ".join(f"{k} {last[k]:.2f}" for k in ("train accuracy", "validation accuracy") if k in last)
         share = self.trainable / self.total if self.total else 0
-        return (f"{self.method} of {self.base_model}: {self.hyperparameters.get('epochs')} epochs on "
+        reused = (" Reused: the same recipe was trained before and kept; oc.finetune_*(..., retrain=True) trains "
+                  "it again. " if self.reused_from else "")
+        return (reused + f"{self.method} of {self.base_model}: {self.hyperparameters.get('epochs')} epochs on "
                 f"{self.data.get('train')} texts in {self.train_s:.0f} s ({self.threads} CPU threads, {self.device}); "
                 f"{self.trainable:,} of {self.total:,} parameters trained ({share:.1%}); saved {self.size_mb:.1f} MB"
                 + (f"; {acc}" if acc else ""))
