@@ -70,3 +70,17 @@ def test_threads_follow_the_cpu_quota(tmp_path):
     assert s.threads == cpu_quota() == torch.get_num_threads()
     s = oc.setup("offline", cache_dir=tmp_path, threads=1, verbose=False)
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("native, dtype", [("0", "float32"), ("1", "bfloat16")])
+def test_the_lab_can_be_told_what_the_cpu_offers(native, dtype, tmp_path, monkeypatch):
+    """OPENCLOSED_NATIVE_BF16 rehearses the lab's own dtype choice on a CPU without (or with) native bfloat16,
+    whatever this CPU has; OPENCLOSED_DTYPE still wins, as a choice made by the user."""
+    monkeypatch.delenv("OPENCLOSED_DTYPE", raising=False)
+    monkeypatch.setenv("OPENCLOSED_NATIVE_BF16", native)
+    s = oc.setup("offline", device="cpu", responses_path=tmp_path / "r", verbose=False)
+    assert s.dtype == dtype and "OPENCLOSED_NATIVE_BF16" in s.dtype_reason
+    other = {"float32": "bfloat16", "bfloat16": "float32"}[dtype]
+    monkeypatch.setenv("OPENCLOSED_DTYPE", other)
+    s = oc.setup("offline", device="cpu", responses_path=tmp_path / "r", verbose=False)
+    assert s.dtype == other and s.dtype_reason == "chosen by you"
