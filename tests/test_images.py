@@ -238,7 +238,7 @@ def test_dall_e_3_is_priced_per_image_and_gpt_image_1_by_tokens_for_its_quality(
     assert r.ok and r.cost_usd == pytest.approx(0.12) and "2023-11-06" in r.cost_basis
     assert fake.bodies()[0]["quality"] == "hd" and fake.bodies()[0]["size"] == "1024x1792"
     fake2 = FakeAPI(sequence(image_response(tiny_png(), usage=(20, 272))))
-    register_fake("fake-gpt-image", fake2, task="image-generation", model="gpt-image-1")
+    register_fake("fake-gpt-image", fake2, task="image-generation", model="gpt-image-2")
     r2 = oc.compare("image-generation", ["fake-gpt-image"], ["a red square"], size="1024x1024", quality="low",
                     cache="off", progress=False).results[0]
     assert r2.ok and r2.output_tokens == 272 and r2.cost_usd and "genai-prices" in r2.cost_basis
@@ -249,7 +249,7 @@ def test_a_content_policy_refusal_is_that_models_result(monkeypatch):
     use_key(monkeypatch)
     fake = FakeAPI(sequence(error_response(400, "Your request was rejected as a result of our safety system.",
                                            code="content_policy_violation")))
-    register_fake("fake-refuser", fake, task="image-generation", model="gpt-image-1")
+    register_fake("fake-refuser", fake, task="image-generation", model="gpt-image-2")
     run = oc.compare("image-generation", ["mini-sd", "fake-refuser"], ["a red circle"], steps=4, cache="off",
                      progress=False)
     ok, refused = run.result("mini-sd", 0), run.result("fake-refuser", 0)
