@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...catalog.vendors import vendor_of
 from ...core.errors import LocalOnlyError, OpenClosedError
 from ...core.secrets import redact
 from ...engine.context import error_info
 from ...engine.results import ErrorInfo
-from ...catalog.vendors import vendor_of
 from .client import endpoint_of
 
 

@@ -8,7 +8,6 @@ never with a key."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ...core.errors import DeadlineError, OpenClosedError, SpendingCapError
 from ...core.settings import Settings
