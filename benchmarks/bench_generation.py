@@ -193,7 +193,7 @@ def main() -> None:
     server, base_url = start_server(0.0)
     os.environ["OPENAI_BASE_URL"], os.environ["OPENAI_API_KEY"] = base_url, "sk-bench-loopback-not-a-key"
     oc.setup("offline", responses_path=tmp / "responses", deadline_s=3600, verbose=False)
-    closed = oc.compare("text-generation", ["gpt-4o-mini"], prompts, max_tokens=args.tokens, cache="off",
+    closed = oc.compare("text-generation", ["gpt-6-luna"], prompts, max_tokens=args.tokens, cache="off",
                         progress=False)
     ttft["closed (loopback stand-in server)"] = statistics.median(r.ttft_s for r in closed.results if r.ttft_s)
     server.shutdown()

@@ -16,7 +16,8 @@ MODEL_CACHE = Path(os.environ.get("OPENCLOSED_CACHE_DIR") or ROOT / ".cache" / "
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["OPENCLOSED_PROFILE"] = "offline"
 os.environ["OPENCLOSED_CACHE_DIR"] = str(MODEL_CACHE)
-for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL"):
+for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
+             "MISTRAL_API_KEY"):
     os.environ.pop(name, None)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import httpx2
 
 FAKE_KEY = "sk-test-0123456789abcdef"  # recognisable: must never appear in any output
-SERVED_MODEL = "gpt-4o-mini-2024-07-18"
+SERVED_MODEL = "gpt-6-luna-fake-snapshot"
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
 
@@ -209,8 +209,8 @@ class FakeAPI:
 
 
 def register_fake(name: str, fake: FakeAPI, task: str = "sentiment", *, family: str = "closed",
-                  model: str = "gpt-4o-mini", base_url: str | None = None, **kw: Any):
-    """Register ``fake`` as a model called ``name`` (a closed gpt-4o-mini by
+                  model: str = "gpt-6-luna", base_url: str | None = None, **kw: Any):
+    """Register ``fake`` as a model called ``name`` (a closed gpt-6-luna by
     default, so prices and the spending cap apply)."""
     import openclosed as oc
 

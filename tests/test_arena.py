@@ -238,7 +238,7 @@ def test_a_failed_side_cannot_be_voted_on(tiny_lm_dir, tmp_path):
     """No key: the closed contestant's answer is the missing-key error, and the vote is refused."""
     oc.register("tiny-lm", task="text-generation", path=tiny_lm_dir)
     contestants = [oc.Contestant("open", "tiny-lm", {"temperature": 0.0}),
-                   oc.Contestant("closed", "gpt-4o-mini", {"temperature": 0.0})]
+                   oc.Contestant("closed", "gpt-6-luna", {"temperature": 0.0})]
     arena = oc.Arena(contestants, votes_dir=tmp_path, voter="v", max_tokens=4)
     rnd = arena.new_round("Hi")
     failed = rnd.answer_a if rnd.contestant_a.name == "closed" else rnd.answer_b

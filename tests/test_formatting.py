@@ -66,7 +66,7 @@ def test_html_table_keeps_long_texts_whole_in_details_and_on_hover():
 def _sentiment_run():
     import openclosed as oc
 
-    return oc.compare("sentiment", ["vader", "gpt-4o-mini"], ["I loved it", "Terrible service."], progress=False)
+    return oc.compare("sentiment", ["vader", "gpt-6-luna"], ["I loved it", "Terrible service."], progress=False)
 
 
 def test_summary_stays_numeric_and_displays_readably():
@@ -84,7 +84,7 @@ def test_summary_stays_numeric_and_displays_readably():
     assert ">—<" in shown  # not applicable, said so
     table = run.summary_table()
     assert "mean latency" in table.columns and table.set_index("model").loc["vader", "mean latency"].endswith(("s", "ms", "µs"))
-    assert table.set_index("model").loc["gpt-4o-mini", "first error"].endswith("oc.import_cache(path)")
+    assert table.set_index("model").loc["gpt-6-luna", "first error"].endswith("oc.import_cache(path)")
 
 
 def test_report_cells_show_readable_numbers():
@@ -102,6 +102,6 @@ def test_catalog_keeps_numbers_and_displays_readably():
     assert cat.set_index("name").loc["minilm-lr", "size (MB)"] > 1  # numbers for analysis
     shown = cat._repr_html_()
     assert "NaN" not in shown and "None" not in shown and "size on disk" in shown and " MB<" in shown
-    closed = cat.readable().set_index("name").loc["gpt-4o-mini"]
+    closed = cat.readable().set_index("name").loc["gpt-6-luna"]
     assert closed["parameters"] == "—" and closed["size on disk"] == "—"  # not applicable to an API model
     assert all(n == full for n, full in zip(cat.readable()["notes"], cat["notes"]) if full)  # notes not cut

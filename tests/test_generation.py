@@ -167,7 +167,7 @@ def test_sweep_is_one_table_and_seeds_repeat_for_open_models(tiny_lm):
 def _fingerprint_stream(request: httpx2.Request) -> httpx2.Response:
     def events():
         for i, piece in enumerate(["Hi", " there", "."]):
-            body = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-2024-07-18",
+            body = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-6-luna-fake-snapshot",
                     "system_fingerprint": "fp_test123", "choices": [{"index": 0, "delta": {"content": piece},
                                                                    "finish_reason": "stop" if i == 2 else None}]}
             yield f"data: {json.dumps(body)}\n\n".encode()

@@ -229,16 +229,19 @@ def test_an_empty_prompt_and_a_model_over_the_memory_budget_are_errors_with_fixe
 
 
 # ------------------------------------------------------------------ closed image APIs (loopback fakes)
-def test_dall_e_3_is_priced_per_image_and_gpt_image_1_by_tokens_for_its_quality(monkeypatch):
-    use_key(monkeypatch)
+def test_dall_e_3_was_priced_per_image_until_retired_and_gpt_image_2_by_tokens_for_its_quality(monkeypatch):
+    use_key(monkeypatch, today="2026-05-11")  # the day before OpenAI shut dall-e-3 down
     fake = FakeAPI(sequence(image_response(tiny_png(), usage=None)))
     register_fake("fake-dalle", fake, task="image-generation", model="dall-e-3")
     r = oc.compare("image-generation", ["fake-dalle"], ["a red square"], size="1024x1792", quality="hd",
                    cache="off", progress=False).results[0]
     assert r.ok and r.cost_usd == pytest.approx(0.12) and "2023-11-06" in r.cost_basis
     assert fake.bodies()[0]["quality"] == "hd" and fake.bodies()[0]["size"] == "1024x1792"
+    use_key(monkeypatch, today="2026-05-12")
+    gone = oc.compare("image-generation", ["fake-dalle"], ["a red square"], cache="off", progress=False).results[0]
+    assert gone.error.type == "ModelRetiredError" and "gpt-image-2" in gone.error.hint and fake.count == 1
     fake2 = FakeAPI(sequence(image_response(tiny_png(), usage=(20, 272))))
-    register_fake("fake-gpt-image", fake2, task="image-generation", model="gpt-image-1")
+    register_fake("fake-gpt-image", fake2, task="image-generation", model="gpt-image-2")
     r2 = oc.compare("image-generation", ["fake-gpt-image"], ["a red square"], size="1024x1024", quality="low",
                     cache="off", progress=False).results[0]
     assert r2.ok and r2.output_tokens == 272 and r2.cost_usd and "genai-prices" in r2.cost_basis
@@ -249,7 +252,7 @@ def test_a_content_policy_refusal_is_that_models_result(monkeypatch):
     use_key(monkeypatch)
     fake = FakeAPI(sequence(error_response(400, "Your request was rejected as a result of our safety system.",
                                            code="content_policy_violation")))
-    register_fake("fake-refuser", fake, task="image-generation", model="gpt-image-1")
+    register_fake("fake-refuser", fake, task="image-generation", model="gpt-image-2")
     run = oc.compare("image-generation", ["mini-sd", "fake-refuser"], ["a red circle"], steps=4, cache="off",
                      progress=False)
     ok, refused = run.result("mini-sd", 0), run.result("fake-refuser", 0)

@@ -87,7 +87,7 @@ def test_load_model_second_call_is_from_memory(tiny_lm):
 
 def test_load_model_refuses_closed_models():
     with pytest.raises(oc.OpenClosedError, match="not on this machine"):
-        oc.load_model("gpt-4o-mini")
+        oc.load_model("gpt-6-luna")
 
 
 def test_smollm2_knows_the_capital_of_france(smollm2_dir):

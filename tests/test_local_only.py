@@ -48,10 +48,10 @@ def test_setup_switches_the_guard_and_the_error_names_host_and_model(guard_off):
     s = oc.setup("offline", local_only=True, verbose=False)
     assert s.local_only and netguard.enabled()
     assert "local only" in s.report()
-    with netguard.attribute("gpt-4o-mini"), pytest.raises(LocalOnlyError) as info:
+    with netguard.attribute("gpt-6-luna"), pytest.raises(LocalOnlyError) as info:
         netguard.check_url("https://api.openai.com/v1", None)
-    assert info.value.host == "api.openai.com" and info.value.model == "gpt-4o-mini"
-    assert "'gpt-4o-mini'" in str(info.value) and "api.openai.com" in str(info.value)
+    assert info.value.host == "api.openai.com" and info.value.model == "gpt-6-luna"
+    assert "'gpt-6-luna'" in str(info.value) and "api.openai.com" in str(info.value)
     assert "oc.setup(local_only=False)" in info.value.hint
     netguard.check_url("http://127.0.0.1:8000/v1")  # loopback stays allowed
     assert oc.setup("offline", verbose=False).local_only  # a later setup() does not switch it off by the way
@@ -63,12 +63,12 @@ def test_setup_switches_the_guard_and_the_error_names_host_and_model(guard_off):
 def test_closed_model_refused_before_any_request_other_columns_still_answer(monkeypatch, guard_off):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-1234")
     oc.setup("offline", local_only=True, verbose=False)
-    run = oc.compare("sentiment", ["vader", "gpt-4o-mini"], ["I loved it", "Awful."], progress=False)
-    closed = [r for r in run.results if r.model == "gpt-4o-mini"]
+    run = oc.compare("sentiment", ["vader", "gpt-6-luna"], ["I loved it", "Awful."], progress=False)
+    closed = [r for r in run.results if r.model == "gpt-6-luna"]
     assert all(r.error and r.error.type == "LocalOnlyError" for r in closed)
-    assert "api.openai.com" in closed[0].error.message and "'gpt-4o-mini'" in closed[0].error.message
+    assert "api.openai.com" in closed[0].error.message and "'gpt-6-luna'" in closed[0].error.message
     assert all(r.ok for r in run.results if r.model == "vader")
-    assert run.manifest["endpoints"]["gpt-4o-mini"]["requests"] == 0
+    assert run.manifest["endpoints"]["gpt-6-luna"]["requests"] == 0
     assert "sk-test" not in json.dumps(run.manifest, default=str)
 
 
@@ -124,7 +124,7 @@ SCRIPT = textwrap.dedent(f"""
     oc.register("local-served", task="sentiment", base_url=url, model="openclosed-stub")
     os.environ["OPENAI_API_KEY"] = "sk-test-not-a-real-key-1234"
     oc.setup("offline", local_only=True, verbose=False, responses_path=sys.argv[1])
-    run = oc.compare("sentiment", ["vader", "local-served", "gpt-4o-mini"], ["I loved it", "Awful."], progress=False)
+    run = oc.compare("sentiment", ["vader", "local-served", "gpt-6-luna"], ["I loved it", "Awful."], progress=False)
     out["run"] = {{m: [[r.output, r.error.type if r.error else None, r.error.message if r.error else None]
                      for r in run.results if r.model == m] for m in run.models}}
     out["endpoints"] = run.manifest["endpoints"]
@@ -177,9 +177,9 @@ def test_guard_inside_a_loopback_only_network_namespace(tmp_path):
     run = out["run"]
     assert all(err is None and label in ("negative", "neutral", "positive") for label, err, _ in run["vader"])
     assert all(err is None for _, err, _ in run["local-served"]), run["local-served"]
-    assert all(err == "LocalOnlyError" and "api.openai.com" in msg and "'gpt-4o-mini'" in msg
-               for _, err, msg in run["gpt-4o-mini"]), run["gpt-4o-mini"]
-    assert out["endpoints"]["local-served"]["requests"] == 2 and out["endpoints"]["gpt-4o-mini"]["requests"] == 0
+    assert all(err == "LocalOnlyError" and "api.openai.com" in msg and "'gpt-6-luna'" in msg
+               for _, err, msg in run["gpt-6-luna"]), run["gpt-6-luna"]
+    assert out["endpoints"]["local-served"]["requests"] == 2 and out["endpoints"]["gpt-6-luna"]["requests"] == 0
     assert out["endpoints"]["local-served"]["endpoint"].startswith("http://127.0.0.1:")
     # switched off: the operating system decides again
     assert out["switched_off"][1] == errno.ENETUNREACH

@@ -88,7 +88,7 @@ def test_hover_titles_hold_the_alternatives(tiny):
     assert "top alternatives" in html and f"p = {first.prob:.3f}" in html
 
 
-def logprobs_handler(tokens=(("Red", -0.1), (",", -0.5), (" blue", -1.2)), model="gpt-4o-mini-2024-07-18"):
+def logprobs_handler(tokens=(("Red", -0.1), (",", -0.5), (" blue", -1.2)), model="gpt-6-luna-fake-snapshot"):
     def handler(request: httpx2.Request) -> httpx2.Response:
         content = [{"token": t, "logprob": lp, "bytes": list(t.encode()),
                     "top_logprobs": [{"token": t, "logprob": lp, "bytes": None},
@@ -109,7 +109,7 @@ def test_closed_logprobs_side_by_side_with_the_open_model(tiny, monkeypatch):
     register_fake("fake-closed", fake, task="text-generation")
     inside = oc.look_inside([tiny, "fake-closed"], "Name three colours.", max_tokens=3, seed=7, top=2)
     closed = inside["fake-closed"]
-    assert closed.error is None and closed.answered_by == "gpt-4o-mini-2024-07-18"
+    assert closed.error is None and closed.answered_by == "gpt-6-luna-fake-snapshot"
     assert [s.text for s in closed.steps] == ["Red", ",", " blue"]
     assert closed.steps[0].prob == pytest.approx(math.exp(-0.1))
     assert closed.steps[2].top[1] == ("Green", pytest.approx(math.exp(-2.2)))
@@ -125,9 +125,9 @@ def test_closed_logprobs_side_by_side_with_the_open_model(tiny, monkeypatch):
 
 
 def test_closed_model_without_a_key_shows_the_missing_key_error_and_sends_nothing(tiny):
-    inside = oc.look_inside([tiny, "gpt-4o-mini"], "Hi", max_tokens=2)
+    inside = oc.look_inside([tiny, "gpt-6-luna"], "Hi", max_tokens=2)
     assert inside[tiny].error is None and inside[tiny].steps
-    err = inside["gpt-4o-mini"].error
+    err = inside["gpt-6-luna"].error
     assert err.type == "MissingKeyError" and "oc.ask_for_key()" in err.hint
     assert "MissingKeyError" in inside._repr_html_() and "What to do" in inside._repr_html_()
 
@@ -185,7 +185,7 @@ def test_temperature_and_top_p_match_transformers_own_warpers():
     (lambda: oc.look_inside("smollm2-135m", "Hi", top=50), "top=50"),
     (lambda: oc.next_token_distribution("smollm2-135m", "Hi", temperatures=(0,)), "temperatures"),
     (lambda: oc.next_token_distribution("smollm2-135m", "Hi", top_p=1.5), "top_p=1.5"),
-    (lambda: oc.chat_template("gpt-4o-mini", "Hi"), "weights are not here"),
+    (lambda: oc.chat_template("gpt-6-luna", "Hi"), "weights are not here"),
 ])
 def test_bad_requests_are_refused_before_anything_runs(call, match):
     with pytest.raises(oc.OpenClosedError, match=match):
@@ -198,8 +198,8 @@ def test_an_unknown_model_is_refused_with_suggestions():
 
 
 def test_token_probability_plot_names_models_without_probabilities(tiny):
-    inside = oc.look_inside([tiny, "gpt-4o-mini"], "Hi", max_tokens=3)
+    inside = oc.look_inside([tiny, "gpt-6-luna"], "Hi", max_tokens=3)
     fig = oc.token_probability_plot(inside)
     assert len(fig.data) == 1 and fig.data[0].name == tiny
-    assert "gpt-4o-mini" in fig.layout.title.text
+    assert "gpt-6-luna" in fig.layout.title.text
     json.dumps(inside.summary().to_dict())  # plain data

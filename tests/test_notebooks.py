@@ -45,7 +45,7 @@ def test_notebook_runs_top_to_bottom_offline_without_key(path, tmp_path):
     assert f"dtype {DTYPE}" in text or "oc.setup(" not in path.read_text()  # the setup line shows the forced dtype
     if path.stem == "00_start_here":
         assert "profile   : offline" in text
-        for name in ("vader", "minilm-lr", "gpt-4o-mini"):
+        for name in ("vader", "minilm-lr", "gpt-6-luna"):
             assert name in text
         assert "MissingKeyError" in text and "oc.ask_for_key()" in text  # the closed column explains itself
         assert "positive" in text and "negative" in text  # the open models answered

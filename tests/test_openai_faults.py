@@ -64,7 +64,7 @@ def test_sentiment_structured_output_request_and_result(key):
     run = _sentiment(fake)
     assert fake.count == len(TEXTS)
     body = fake.bodies()[0]
-    assert body["model"] == "gpt-4o-mini" and body["temperature"] == 0
+    assert body["model"] == "gpt-6-luna" and body["temperature"] == 0
     assert body["response_format"]["type"] == "json_schema"
     schema = body["response_format"]["json_schema"]
     assert schema["strict"] is True and schema["schema"]["properties"]["label"]["enum"] == [
@@ -74,7 +74,7 @@ def test_sentiment_structured_output_request_and_result(key):
         json.dumps(zero_shot_messages(t)) for t in TEXTS)
     r = run.result("fake-closed", 0)
     assert r.ok and r.output == "positive" and r.confidence == pytest.approx(0.9)
-    assert r.answered_by == "gpt-4o-mini-2024-07-18" and r.family == "closed"
+    assert r.answered_by == "gpt-6-luna-fake-snapshot" and r.family == "closed"
     assert r.input_tokens == 42 and r.output_tokens == 7
     assert r.cost_usd and r.cost_usd > 0 and "genai-prices" in r.cost_basis
     assert r.latency_s is not None and r.started_at <= r.ended_at
@@ -100,14 +100,14 @@ def test_generation_streams_with_timings(key):
 
 def test_image_generation_decodes_png_and_prices_it(key):
     fake = FakeAPI()
-    register_fake("fake-image", fake, task="image-generation", model="gpt-image-1")
+    register_fake("fake-image", fake, task="image-generation", model="gpt-image-2")
     run = oc.compare("image-generation", ["fake-image"], ["a red square"], progress=False, cache="off",
                      size="1024x1024")
     r = run.result("fake-image")
     assert r.ok and r.image is not None and r.image.size == (8, 8)
     assert r.cost_usd and r.cost_usd > 0
     body = fake.bodies()[0]
-    assert body["model"] == "gpt-image-1" and body["size"] == "1024x1024" and "response_format" not in body
+    assert body["model"] == "gpt-image-2" and body["size"] == "1024x1024" and "response_format" not in body
 
 
 # ------------------------------------------------------------------------ 429
@@ -323,9 +323,9 @@ def test_403_and_404_are_not_retried(key):
     fake = FakeAPI(always(error_response(403, "Project does not have access to model", code="model_not_found")))
     r = _sentiment(fake, TEXTS[:1]).result("fake-closed")
     assert fake.count == 1 and r.error.type == "PermissionDeniedError"
-    fake = FakeAPI(always(error_response(404, "The model `gpt-4o-mini` does not exist", code="model_not_found")))
+    fake = FakeAPI(always(error_response(404, "The model `gpt-6-luna` does not exist", code="model_not_found")))
     r = _sentiment(fake, TEXTS[:1]).result("fake-closed")
-    assert fake.count == 1 and r.error.type == "NotFoundError" and "gpt-4o-mini" in r.error.hint
+    assert fake.count == 1 and r.error.type == "NotFoundError" and "gpt-6-luna" in r.error.hint
 
 
 def test_404_on_a_served_model_lists_what_the_server_serves(key):

@@ -10,8 +10,9 @@ from openclosed.engine import pricing
 
 
 def test_api_cost_comes_from_the_dated_price_table():
-    cost, basis = pricing.api_cost("gpt-4o-mini", "openai", 1_000_000, 1_000_000)
-    assert cost == pytest.approx(0.15 + 0.60)
+    # gpt-6-luna: $0.10 / $0.50 per million input / output tokens (below its long-prompt tier)
+    cost, basis = pricing.api_cost("gpt-6-luna", "openai", 100_000, 100_000)
+    assert cost == pytest.approx(0.010 + 0.050)
     assert "genai-prices" in basis and pricing.price_table_date() in basis
     # the date is read from the price data (newest dated price change), not the install date of the file
     import datetime as dt
@@ -23,8 +24,8 @@ def test_api_cost_comes_from_the_dated_price_table():
 
 def test_price_override_wins_and_is_recorded(monkeypatch):
     monkeypatch.setattr(pricing, "_overrides", {})
-    oc.set_price("gpt-4o-mini", 1.0, 2.0)
-    cost, basis = pricing.api_cost("gpt-4o-mini", "openai", 1_000_000, 500_000)
+    oc.set_price("gpt-6-luna", 1.0, 2.0)
+    cost, basis = pricing.api_cost("gpt-6-luna", "openai", 1_000_000, 500_000)
     assert cost == pytest.approx(2.0) and basis == "your price override"
     with pytest.raises(oc.OpenClosedError, match="negative"):
         oc.set_price("x", -1, 0)
@@ -41,8 +42,8 @@ def test_local_cost_is_seconds_times_rate():
 
 
 def test_estimate_before_a_run():
-    est = oc.estimate("sentiment", ["vader", "gpt-4o-mini"], ["good " * 40] * 10)
-    closed = est.set_index("model").loc["gpt-4o-mini"]
+    est = oc.estimate("sentiment", ["vader", "gpt-6-luna"], ["good " * 40] * 10)
+    closed = est.set_index("model").loc["gpt-6-luna"]
     assert 0 < closed["estimated $"] < 0.01
     assert pd.isna(est.set_index("model").loc["vader", "estimated $"])
 

@@ -23,15 +23,15 @@ def _run(model, family, outputs, notes=(), error=None, tokens=True):
 
 
 def test_differences_are_read_from_the_results():
-    closed = _run("gpt-4o-mini", "closed", ["positive", "negative"])
+    closed = _run("gpt-6-luna", "closed", ["positive", "negative"])
     served = _run("llm-served", "served", ["positive", "Awful"],
                   notes=["the answer was not the requested JSON; took the first label word"],
                   error="MalformedResponse", tokens=False)
     df = oc.differences(closed, served).set_index("model")
-    assert df.loc["gpt-4o-mini", "answered"] == "2/2" and df.loc["gpt-4o-mini", "errors"] == "-"
+    assert df.loc["gpt-6-luna", "answered"] == "2/2" and df.loc["gpt-6-luna", "errors"] == "-"
     assert df.loc["llm-served", "answered"] == "1/2" and df.loc["llm-served", "errors"] == "MalformedResponse x1"
     assert "not the requested JSON" in df.loc["llm-served", "fallbacks and notes"]
-    assert df.loc["gpt-4o-mini", "token counts"] == "reported" and df.loc["llm-served", "token counts"] == "none"
+    assert df.loc["gpt-6-luna", "token counts"] == "reported" and df.loc["llm-served", "token counts"] == "none"
     assert df.loc["llm-served", "price"] == "self-hosted server"
     with pytest.raises(BadInputError):
         oc.differences("not a run")

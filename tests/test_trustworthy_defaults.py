@@ -271,11 +271,11 @@ def test_usable_models_and_why_not_in_the_offline_profile(empty_hub_cache, no_ne
     from openclosed.session.availability import usable_models, why_not
 
     ok, not_ok = usable_models("sentiment")
-    assert {"vader", "minilm-lr", "smollm2-135m", "gpt-4o-mini"} <= set(ok)
+    assert {"vader", "minilm-lr", "smollm2-135m", "gpt-6-luna"} <= set(ok)
     assert "distilbert-sst2" not in ok
     assert "offline" in not_ok["distilbert-sst2"] and "not downloaded" in not_ok["distilbert-sst2"]
     assert why_not(oc.get_model("distilbert-sst2")) == not_ok["distilbert-sst2"]
-    assert why_not(oc.get_model("vader")) == "" and why_not(oc.get_model("gpt-4o-mini")) == ""
+    assert why_not(oc.get_model("vader")) == "" and why_not(oc.get_model("gpt-6-luna")) == ""
     assert no_network == []
 
 
@@ -333,25 +333,25 @@ def test_cache_never_serves_one_endpoints_answer_as_anothers(monkeypatch, tmp_pa
     (url_a, seen_a), (url_b, seen_b) = two_stub_servers
     monkeypatch.setenv("OPENAI_BASE_URL", url_a)
     s = use_key(monkeypatch)
-    first = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    first = oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     assert [r.cache for r in first.results] == ["miss", "miss"] and all(r.ok for r in first.results)
     assert len(seen_a) == len(TEXTS)
-    assert first.manifest["endpoints"] == {"gpt-4o-mini": {
+    assert first.manifest["endpoints"] == {"gpt-6-luna": {
         "endpoint": url_a, "inputs sent": len(TEXTS), "answered from the cache": 0, "requests": len(seen_a),
         "input tokens": sum(r.input_tokens for r in first.results),
         "output tokens": sum(r.output_tokens for r in first.results)}}
 
     monkeypatch.setenv("OPENAI_BASE_URL", url_b)  # another server, same model name
-    second = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    second = oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     assert [r.cache for r in second.results] == ["miss", "miss"]  # was "hit": A's answers served as B's
     assert len(seen_b) == len(TEXTS) and len(seen_a) == len(TEXTS)
-    assert second.manifest["endpoints"]["gpt-4o-mini"]["endpoint"] == url_b
+    assert second.manifest["endpoints"]["gpt-6-luna"]["endpoint"] == url_b
 
     monkeypatch.setenv("OPENAI_BASE_URL", url_a)  # back to A: its own answers come from the cache
-    third = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    third = oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     assert [r.cache for r in third.results] == ["hit", "hit"]
     assert len(seen_a) == len(TEXTS) and len(seen_b) == len(TEXTS)  # no request went anywhere
-    assert third.manifest["endpoints"]["gpt-4o-mini"]["requests"] == 0
+    assert third.manifest["endpoints"]["gpt-6-luna"]["requests"] == 0
 
     # export: each entry carries the endpoint that gave it
     path = tmp_path / "recorded.jsonl.gz"
@@ -367,11 +367,11 @@ def test_cache_never_serves_one_endpoints_answer_as_anothers(monkeypatch, tmp_pa
         out.write(header + "".join(line for line in lines if json.loads(line)["entry"]["endpoint"] == url_a))
     oc.setup("offline", cache_dir=s.cache_dir, responses_path=tmp_path / "fresh-responses", verbose=False)
     assert oc.import_cache(a_only) == len(TEXTS)
-    replayed = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    replayed = oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     assert [r.cache for r in replayed.results] == ["replay", "replay"]
     assert len(seen_a) == len(TEXTS)
     monkeypatch.setenv("OPENAI_BASE_URL", url_b)
-    elsewhere = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    elsewhere = oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     assert [r.cache for r in elsewhere.results] == ["miss", "miss"]  # A's recording is not B's answer
     assert len(seen_b) == 2 * len(TEXTS)
 
@@ -387,16 +387,16 @@ def test_without_the_endpoint_in_the_key_the_bug_reproduces(monkeypatch, two_stu
     (url_a, _), (url_b, seen_b) = two_stub_servers
     monkeypatch.setenv("OPENAI_BASE_URL", url_a)
     use_key(monkeypatch)
-    oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     monkeypatch.setenv("OPENAI_BASE_URL", url_b)
-    second = oc.compare("sentiment", ["gpt-4o-mini"], TEXTS, progress=False)
+    second = oc.compare("sentiment", ["gpt-6-luna"], TEXTS, progress=False)
     assert [r.cache for r in second.results] == ["hit", "hit"] and seen_b == []
 
 
 def test_response_key_changes_with_the_endpoint():
     from openclosed.engine.responsecache import response_key
 
-    spec = oc.get_model("gpt-4o-mini")
+    spec = oc.get_model("gpt-6-luna")
     keys = {response_key(spec, "sentiment", "hi", {}, e)
             for e in (None, "https://api.openai.com/v1", "http://127.0.0.1:8000/v1")}
     assert len(keys) == 3

@@ -34,13 +34,13 @@ def test_default_models_come_from_the_profile():
 
 
 def test_a_failing_model_shows_its_error_in_its_own_cell():
-    panel = ComparePanel("sentiment", ["vader", "gpt-4o-mini"])  # no key in the tests
+    panel = ComparePanel("sentiment", ["vader", "gpt-6-luna"])  # no key in the tests
     panel.text.value = "What a lovely day."
     panel.button.click()  # the same as pressing Run
     html = _shown(panel)
     assert "MissingKeyError" in html and "oc.ask_for_key()" in html
     assert "<b>positive</b>" in html  # vader still answered
-    assert "1 failed (gpt-4o-mini: MissingKeyError)" in panel.status.value
+    assert "1 failed (gpt-6-luna: MissingKeyError)" in panel.status.value
 
 
 def test_nothing_to_run_is_said_in_the_status_line():
@@ -57,16 +57,16 @@ def test_nothing_to_run_is_said_in_the_status_line():
 def test_text_generation_streams_into_one_box_per_model(tiny_lm_dir):
     oc.register("tiny-lm-w", task="text-generation", path=tiny_lm_dir, random_weights=True, replace_existing=True)
     try:
-        panel = ComparePanel("text-generation", ["tiny-lm-w", "gpt-4o-mini"], max_tokens=6)
+        panel = ComparePanel("text-generation", ["tiny-lm-w", "gpt-6-luna"], max_tokens=6)
         panel.text.value = "Say hello"
         seen = []
         original = panel._on_partial
         panel._on_partial = lambda m, i, t: (seen.append((m, t)), original(m, i, t))
         run = panel.run()
         assert seen and all(m == "tiny-lm-w" for m, _ in seen)
-        assert set(panel.streams) == {"tiny-lm-w", "gpt-4o-mini"}
+        assert set(panel.streams) == {"tiny-lm-w", "gpt-6-luna"}
         assert run.result("tiny-lm-w", 0).output.strip()[:5] in panel.streams["tiny-lm-w"].value
-        assert "MissingKeyError" in panel.streams["gpt-4o-mini"].value
+        assert "MissingKeyError" in panel.streams["gpt-6-luna"].value
         assert "random weights" in _shown(panel)
     finally:
         oc.unregister("tiny-lm-w")

@@ -2,7 +2,7 @@
 
     import openclosed as oc
     oc.setup()
-    run = oc.compare("sentiment", ["vader", "minilm-lr", "gpt-4o-mini"], ["I loved it", "Meh."])
+    run = oc.compare("sentiment", ["vader", "minilm-lr", "gpt-6-luna"], ["I loved it", "Meh."])
     run.summary()
 
 Start with ``notebooks/00_start_here.ipynb``. The package is layered, each
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .catalog.registry import get_model, models, register, unregister
+from .catalog.registry import capabilities, get_model, lifecycle, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
 from .core.formatting import readable
@@ -49,7 +49,7 @@ from .views.images import ImageGrid, ImagePanel, Strip, image_grid
 __all__ = [
     # the core path
     "Comparison", "ErrorInfo", "Loaded", "ModelSpec", "OpenClosedError", "Result", "__version__", "ask_for_key",
-    "available_models", "compare", "estimate", "export_cache", "get_model", "get_settings", "import_cache", "load",
+    "available_models", "capabilities", "compare", "estimate", "export_cache", "get_model", "get_settings", "import_cache", "lifecycle", "load",
     "load_model", "models", "readable", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
     "unregister", "ComparePanel", "plots",
     # sentiment and customising

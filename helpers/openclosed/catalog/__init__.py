@@ -3,8 +3,8 @@ built-ins and the profiles that show them, :func:`register` for your own, the
 one asset table for files that do not come from the Hub, and Hub look-ups.
 Imports only :mod:`openclosed.core`."""
 
-from .registry import all_models, default_models, get_model, models, register, unregister
+from .registry import all_models, capabilities, default_models, get_model, lifecycle, models, register, unregister
 from .specs import FAMILIES, TASKS, ModelSpec
 
-__all__ = ["FAMILIES", "TASKS", "ModelSpec", "all_models", "default_models", "get_model", "models", "register",
-           "unregister"]
+__all__ = ["FAMILIES", "TASKS", "ModelSpec", "all_models", "capabilities", "default_models", "get_model", "lifecycle",
+           "models", "register", "unregister"]

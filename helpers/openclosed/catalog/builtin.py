@@ -9,9 +9,22 @@ found are in :mod:`openclosed.catalog.hub_files`."""
 from __future__ import annotations
 
 from .specs import ModelSpec
+from .vendors import CHECKED, VENDORS
 
 MINI_SD_PARAMS_M = 1.46
 MINI_SD_MB = 5.7
+
+
+def _closed(ref: str, vendor: str, notes: str, *, tasks: tuple[str, ...] = ("text-generation", "sentiment"),
+            arch: str = "chat", profiles: tuple[str, ...] = ()) -> tuple[ModelSpec]:
+    """A closed model at its vendor's OpenAI-compatible endpoint, with the vendor's own key variable."""
+    v = VENDORS[vendor]
+    base_url = None if vendor == "openai" else v.base_url  # OpenAI's models honour OPENAI_BASE_URL (a proxy, Azure)
+    return (ModelSpec(ref, tasks, "closed", "openai", ref, None, source="api", arch=arch,
+                      license=f"proprietary ({v.name} terms: {v.terms_url})", base_url=base_url, api_key_env=v.key_env,
+                      provider=vendor, profiles=profiles,
+                      notes=f"{notes} Closed API: needs {v.key_env}, or recorded answers (oc.import_cache). "
+                            f"Price: genai-prices, provider {vendor!r}; facts checked {CHECKED}."),)
 
 BUILTIN: tuple[ModelSpec, ...] = (
     # ---------------------------------------------------------------- sentiment
@@ -50,13 +63,21 @@ BUILTIN: tuple[ModelSpec, ...] = (
     ModelSpec("qwen2.5-3b", ("text-generation", "sentiment"), "open", "transformers",
               "Qwen/Qwen2.5-3B-Instruct", "aa8e72537993ba99e69dfaafa59ed015b17504d1", arch="causal-lm", params_m=3086, size_mb=6170, ram_gb=7,
               license="Qwen Research", profiles=("gpu",), notes="Needs a GPU to be pleasant."),
-    ModelSpec("gpt-4o-mini", ("text-generation", "sentiment"), "closed", "openai", "gpt-4o-mini", None,
-              source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
-              provider="openai", profiles=("offline", "workshop", "gpu"),
-              notes="Closed API: needs OPENAI_API_KEY, or a recorded cache (oc.import_cache)."),
-    ModelSpec("gpt-4.1-mini", ("text-generation", "sentiment"), "closed", "openai", "gpt-4.1-mini", None,
-              source="api", arch="chat", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
-              provider="openai", profiles=("gpu",)),
+    # Closed chat models: a small and a larger one per vendor, each through its OpenAI-compatible endpoint with its
+    # own key; prices from the genai-prices table (provider = its provider id), announced retirements in
+    # catalog/vendors.py (LIFECYCLE), what each endpoint honours there too (capabilities).
+    *_closed("gpt-6-luna", "openai", "OpenAI's small model (GPT-6 Luna): the replacement OpenAI names for "
+             "gpt-4o-mini and gpt-4.1-mini.", profiles=("offline", "workshop", "gpu")),
+    *_closed("gpt-6.1-terra", "openai", "OpenAI's mid-tier model (GPT-6.1 Terra, released 2026-10-26).",
+             profiles=("gpu",)),
+    *_closed("claude-haiku-4-5", "anthropic", "Anthropic's small model (Claude Haiku 4.5)."),
+    *_closed("claude-sonnet-4-6", "anthropic", "Anthropic's mid-tier model (Claude Sonnet 4.6)."),
+    *_closed("gemini-3.5-flash-lite", "google", "Google's small model (Gemini 3.5 Flash-Lite, released 2026-07-21)."),
+    *_closed("gemini-3.8-flash", "google", "Google's larger Flash model (Gemini 3.8 Flash, released 2026-09-02)."),
+    *_closed("mistral-small-2603", "mistral", "Mistral's small model (Mistral Small 4, released 2026-03-16)."),
+    *_closed("mistral-large-2512", "mistral", "Mistral's larger model (Mistral Large 3)."),
+    *_closed("gpt-4o-mini", "openai", "Retiring: OpenAI shuts it down on 2027-01-14 (use gpt-6-luna). Kept to show "
+             "what a retirement does: past that day the lab refuses it before any request."),
     # ---------------------------------------------------------------- images
     ModelSpec("mini-sd", ("image-generation",), "open", "diffusers", "mini-sd", "in the package, seed 0",
               source="asset", asset="mini-sd", arch="diffusion", params_m=MINI_SD_PARAMS_M, size_mb=MINI_SD_MB,
@@ -82,14 +103,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
               arch="diffusion", params_m=1290, size_mb=2600, ram_gb=5, license="Stability AI Non-Commercial",
               profiles=("gpu",), notes="One-step generation (adversarial diffusion distillation): 1 step, guidance 0; "
                                        "512x512.", extra={"preset": {"steps": 1, "guidance_scale": 0.0, "size": 512}}),
-    ModelSpec("gpt-image-1", ("image-generation",), "closed", "openai", "gpt-image-1", None, source="api",
-              arch="diffusion", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
-              provider="openai", profiles=("workshop", "gpu"),
-              notes="Sizes 1024x1024, 1536x1024, 1024x1536 (or auto); quality low / medium / high (quality=); "
-                    "priced per output token (genai-prices)."),
-    ModelSpec("dall-e-3", ("image-generation",), "closed", "openai", "dall-e-3", None, source="api",
-              arch="diffusion", license="proprietary (OpenAI terms)", api_key_env="OPENAI_API_KEY",
-              provider="openai", profiles=("gpu",),
-              notes="Sizes 1024x1024, 1792x1024, 1024x1792; quality standard / hd; priced per image "
-                    "(a dated price: engine.pricing.DALL_E_3_PRICES)."),
+    *_closed("gpt-image-2", "openai", "Sizes 1024x1024, 1536x1024, 1024x1536 (or auto); quality low / medium / high "
+             "(quality=); priced per token from genai-prices ($5 in / $30 out per million).",
+             tasks=("image-generation",), arch="diffusion", profiles=("workshop", "gpu")),
 )

@@ -15,10 +15,12 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from ..core.errors import ModelTaskError, OpenClosedError, UnknownModelError
 from .builtin import BUILTIN
 from .specs import TASKS, ModelSpec
+from .vendors import VENDORS, capability_matrix, key_env_for, lifecycle_of, lifecycle_table, vendor_of
 
 _lock = threading.Lock()
 _registry: dict[str, ModelSpec] = {}
@@ -75,18 +77,41 @@ def models(task: str | None = None, profile: str | None = None):
     if task is not None and task not in TASKS:
         raise OpenClosedError(f"unknown task {task!r}", f"use one of {', '.join(TASKS)}")
     rows = []
+    builtin = {m.name for m in BUILTIN}
     for m in all_models():
         if (task and not m.does(task)) or (profile and profile not in m.profiles):
             continue
+        vendor, lc = vendor_of(m), lifecycle_of(m)
         rows.append({
             "name": m.label, "tasks": ", ".join(m.tasks), "family": m.family, "backend": m.backend,
             "ref": m.ref, "revision": m.revision or "-", "params (M)": m.params_m, "size (MB)": m.size_mb,
-            "RAM (GB)": m.ram_gb, "license": m.license, "profiles": ", ".join(m.profiles) or "(registered)",
+            "RAM (GB)": m.ram_gb, "license": m.license,
+            "profiles": ", ".join(m.profiles) or ("(by name)" if m.name in builtin else "(registered)"),
+            "vendor": vendor.name if vendor is not None and m.family == "closed" else "-",
+            "retires": ("-" if m.family != "closed" else "not in the lifecycle table" if lc is None
+                        else f"{lc.shutdown}, use {lc.replacement}" if lc.shutdown
+                        else f"none announced (checked {lc.checked})"),
             "notes": m.notes,
         })
     return ReadableFrame.of(rows, max_chars=400, columns=None if rows else [
         "name", "tasks", "family", "backend", "ref", "revision", "params (M)", "size (MB)", "RAM (GB)", "license",
-        "profiles", "notes"])
+        "profiles", "vendor", "retires", "notes"])
+
+
+def capabilities(names: list[str] | None = None):
+    """What each closed model's endpoint honours (structured output, logprobs,
+    seed, usage in streams, n, temperature range, max-tokens name), with sources.
+    Default: every closed model in the catalog."""
+    specs = [get_model(n) for n in names] if names else [m for m in all_models() if m.family == "closed"]
+    return capability_matrix(specs)
+
+
+def lifecycle(names: list[str] | None = None, today: str | None = None):
+    """Each closed model's announced deprecation and shutdown dates, its status
+    on ``today`` (default: the real date) and what to use instead, with sources.
+    Default: every closed model in the catalog, and the retired ids the table knows."""
+    specs = [get_model(n) for n in names] if names else [m for m in all_models() if m.family == "closed"]
+    return lifecycle_table(specs, today, include_retired_ids=not names)
 
 
 def register(
@@ -139,9 +164,14 @@ def register(
         if not model:
             raise OpenClosedError("a server needs model=, the name it serves the model under",
                                   "e.g. model='meta-llama/Llama-3.1-8B-Instruct' for vLLM, 'llama3.2' for Ollama")
+        provider = details.pop("provider", None)
+        if family == "closed":  # a vendor's key goes to that vendor's host only: the variable must be named
+            api_key_env = key_env_for(base_url, api_key_env, name)
+            vendor = next((v for v in VENDORS.values() if v.host == urlparse(base_url).hostname), None)
+            provider = provider or (vendor.id if vendor else None)
         spec = ModelSpec(name, task_list, family or "served", "openai", model, revision, source="api",
                          arch="diffusion" if image else "chat", base_url=base_url.rstrip("/"),
-                         api_key_env=api_key_env, license=license, notes=notes, provider=details.pop("provider", None),
+                         api_key_env=api_key_env, license=license, notes=notes, provider=provider,
                          profiles=(), **details)
     elif path is not None:
         folder = Path(path).expanduser().resolve()

@@ -42,6 +42,10 @@ class MissingKeyError(OpenClosedError):
     """A closed model was asked for but no API key was found."""
 
 
+class ModelRetiredError(OpenClosedError):
+    """A closed model past its vendor's announced shutdown date (refused before any request)."""
+
+
 class ModelNotAvailableError(OpenClosedError):
     """An open model whose files are not on this machine and cannot be fetched now."""
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-KEY_NAMES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
+KEY_NAMES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_API_KEY")
 
 _known_secrets: set[str] = set()
 _KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,})")

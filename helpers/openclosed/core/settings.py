@@ -64,6 +64,7 @@ class Settings:
     max_retries: int = 2
     local_only: bool = False  # refuse every connection beyond this machine (core/netguard.py)
     responses_path: Path | None = None  # default: <cache_dir>/responses
+    today: str | None = None  # the date retirements are judged by (YYYY-MM-DD; None: the real date)
     keys: dict[str, Secret] = field(default_factory=dict, repr=False)
 
     @property
@@ -112,7 +113,8 @@ class Settings:
         else:
             lines.append(
                 "  key       : no API key found - closed models will show a clear 'no key' note"
-                " (add OPENAI_API_KEY to .env or call oc.ask_for_key())"
+                " (add OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or MISTRAL_API_KEY to .env, "
+                "or call oc.ask_for_key(name))"
             )
         return "\n".join(lines)
 

@@ -11,10 +11,11 @@ from typing import Any
 from ..core.errors import OpenClosedError, SpendingCapError
 from ..core.settings import Settings
 
-IMAGE_OUTPUT_TOKENS = 1056  # output tokens of one 1024x1024 medium-quality gpt-image-1 image (estimates, spending cap)
+IMAGE_OUTPUT_TOKENS = 1056  # output tokens of one 1024x1024 medium-quality image (estimates, spending cap)
 
-# gpt-image-1 output tokens per image by quality and size (OpenAI's image generation guide, "Cost and latency");
-# the price per token comes from genai-prices, like any other token.
+# Output tokens per image by quality and size, as OpenAI's image generation guide ("Cost and latency") published them
+# for gpt-image-1 (retired 2026-10-23); used as the estimate for gpt-image-2, whose bill counts the tokens its
+# response reports. The price per token comes from genai-prices, like any other token.
 GPT_IMAGE_TOKENS = {
     "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
     "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
@@ -33,7 +34,7 @@ _image_overrides: dict[tuple[str, str, str], float] = {}
 
 
 def image_output_tokens(size: str | None, quality: str | None) -> int:
-    """Output tokens of one gpt-image-1 image of ``size`` and ``quality`` (``auto`` counts as medium 1024x1024)."""
+    """Estimated output tokens of one image of ``size`` and ``quality`` (``auto`` counts as medium 1024x1024)."""
     table = GPT_IMAGE_TOKENS.get(quality or "medium", GPT_IMAGE_TOKENS["medium"])
     return table.get(size or "1024x1024", max(table.values()) if size not in (None, "auto") else table["1024x1024"])
 
@@ -164,19 +165,15 @@ def overrides() -> dict[str, tuple[float, float]]:
     return dict(_overrides)
 
 
-def image_prices() -> Any:
-    """A DataFrame: $ per image of the closed image models for each quality and size, with where the price is from."""
+def image_prices(model: str = "gpt-image-2") -> Any:
+    """A DataFrame: the estimated $ per image of a closed image model priced per token, for each quality and size,
+    with where the price is from (the tokens are an estimate; a real call is priced from the tokens it reports)."""
     import pandas as pd
 
     rows = []
     for quality, sizes in GPT_IMAGE_TOKENS.items():
         for size, tokens in sizes.items():
-            cost, source = api_cost("gpt-image-1", "openai", 0, tokens)
-            rows.append({"model": "gpt-image-1", "quality": quality, "size": size, "output tokens": tokens,
-                         "$ per image": cost, "source": source})
-    for quality, sizes in DALL_E_3_PRICES.items():
-        for size in sizes:
-            cost, source = per_image_cost("dall-e-3", size, quality)
-            rows.append({"model": "dall-e-3", "quality": quality, "size": size, "output tokens": None,
+            cost, source = api_cost(model, "openai", 0, tokens)
+            rows.append({"model": model, "quality": quality, "size": size, "output tokens (estimate)": tokens,
                          "$ per image": cost, "source": source})
     return pd.DataFrame(rows)

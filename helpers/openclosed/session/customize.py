@@ -6,7 +6,7 @@ way, measured on the same data. (Introduced in ``04_customize.ipynb``.)
                      groups=test["domain"])
     lora = oc.finetune_lora(limit=96)                 # a LoRA adapter on SmolLM2-135M-Instruct
     oc.lora_before_after(lora, test)                  # accuracy and format rate, base vs base + adapter
-    oc.few_shot("gpt-4o-mini", test, ks=(0, 4, 16))   # the closed way: examples in the prompt
+    oc.few_shot("gpt-6-luna", test, ks=(0, 4, 16))   # the closed way: examples in the prompt
 
 Every run writes ``training.json`` (seed, data split, hyper-parameters,
 losses, time, versions) next to what it saved.

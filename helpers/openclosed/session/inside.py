@@ -4,7 +4,7 @@ alternatives, and how temperature and top-p reshape a real next-token
 distribution. (Introduced in ``02b_inside_chat_models.ipynb``.)
 
     oc.chat_template("smollm2-135m", "Hi!", system="Be brief.")
-    oc.look_inside(["smollm2-135m", "gpt-4o-mini"], "Name three colours.")   # side by side
+    oc.look_inside(["smollm2-135m", "gpt-6-luna"], "Name three colours.")   # side by side
     oc.next_token_distribution("smollm2-135m", "Tell me a joke.")
 
 Open models run here, on the calling thread, from ``oc.load_model``: the
@@ -135,7 +135,7 @@ def look_inside(models: str | list[str] = "smollm2-135m", prompt: str = "Name th
     """
     names = [models] if isinstance(models, str) else list(models)
     if not names:
-        raise BadParameterError("no models given", 'e.g. oc.look_inside(["smollm2-135m", "gpt-4o-mini"], "Hi")')
+        raise BadParameterError("no models given", 'e.g. oc.look_inside(["smollm2-135m", "gpt-6-luna"], "Hi")')
     messages = _messages(prompt, system)
     p = _check_generation(max_tokens, temperature, top_p, seed, top)
     specs = [get_model(n, TASK_NAME) for n in names]  # an unknown name fails here, before anything runs

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import threading
+import warnings
 from typing import Any
 
 from ..catalog.profiles import choose_profile
@@ -42,9 +43,23 @@ def setup(profile: str | None = None, *, verbose: bool = True, **options: Any) -
         s = core_settings.install(build_settings(name, reason, **options))
         model_cache().set_budget(s.model_budget_gb)
         netguard.set_enabled(s.local_only)
+    soon = retiring_defaults(s)
     if verbose:
-        print(s.report())
+        print(s.report() + "".join(f"\n  retiring  : {line}" for line in soon))
+    for line in soon:
+        warnings.warn(f"a default model {line}", FutureWarning, stacklevel=2)
     return s
+
+
+def retiring_defaults(s: Settings) -> list[str]:
+    """One line per default closed model of ``s.profile`` whose vendor retires it
+    within 60 days of ``s.today`` (or has retired it)."""
+    from ..catalog.registry import all_models, default_models
+    from ..catalog.specs import TASKS
+    from ..catalog.vendors import retiring_soon
+
+    names = sorted({n for t in TASKS for n in default_models(t, s.profile)})
+    return retiring_soon(names, {m.name: m for m in all_models()}, s.today)
 
 
 def get_settings() -> Settings:

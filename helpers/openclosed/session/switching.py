@@ -2,7 +2,7 @@
 what differed in what actually happened. (Introduced in
 ``05_cost_privacy_transparency.ipynb``.)
 
-    runs = [oc.compare("sentiment", [name], texts) for name in ("gpt-4o-mini", served.name)]
+    runs = [oc.compare("sentiment", [name], texts) for name in ("gpt-6-luna", served.name)]
     oc.differences(*runs)
 
 Nothing here is a feature list written in advance: every row is read from

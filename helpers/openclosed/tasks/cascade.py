@@ -2,8 +2,8 @@
 it is unsure of (confidence below a threshold) go to a second, stronger and
 dearer model. (Introduced in ``05_cost_privacy_transparency.ipynb``.)
 
-    run = oc.compare("sentiment", ["minilm-lr", "gpt-4o-mini"], texts)
-    c = oc.cascade(run, labels, first="minilm-lr", fallback="gpt-4o-mini")
+    run = oc.compare("sentiment", ["minilm-lr", "gpt-6-luna"], texts)
+    c = oc.cascade(run, labels, first="minilm-lr", fallback="gpt-6-luna")
     c.table            # one row per threshold: share sent on, accuracy, $ per 1k
     c.choose()         # the threshold to use, against open-only and closed-only
 

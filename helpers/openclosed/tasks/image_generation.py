@@ -142,10 +142,10 @@ QUALITIES = ("low", "medium", "high", "auto", "standard", "hd")
 
 
 def check_quality(name: str, value: Any, _settings: Settings) -> str:
-    """Closed APIs' quality: gpt-image-1 low / medium / high / auto; dall-e-3 standard / hd."""
+    """Closed APIs' quality: gpt-image-2 low / medium / high / auto; dall-e-3 standard / hd."""
     if value not in QUALITIES:
         raise BadParameterError(f"{name}={value!r} is not an image quality",
-                                "gpt-image-1 takes low, medium, high or auto; dall-e-3 takes standard or hd")
+                                "gpt-image-2 takes low, medium, high or auto; dall-e-3 takes standard or hd")
     return value
 
 

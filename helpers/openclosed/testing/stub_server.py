@@ -47,6 +47,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+        getattr(self.server, "auth_seen", []).append(self.headers.get("authorization") or "")
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, b'{"error": {"message": "not found"}}')
             return
@@ -85,5 +86,6 @@ def start_server(latency: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
         port = s.getsockname()[1]
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
+    server.auth_seen = []  # the Authorization header of every POST this server received (tests: where keys went)
     threading.Thread(target=server.serve_forever, daemon=True, name="openclosed-stub-server").start()
     return server, f"http://127.0.0.1:{port}/v1"

@@ -2,7 +2,7 @@
 once, each column streaming with live time to first token, tokens/s, tokens
 and $; a Stop button that really stops. (Introduced in ``02_text_generation.ipynb``.)
 
-    panel = oc.ChatPanel(["smollm2-135m", "gpt-4o-mini"])
+    panel = oc.ChatPanel(["smollm2-135m", "gpt-6-luna"])
     panel                      # type, press Run; Stop ends every stream, partial text kept
     panel.history              # every run in this kernel, one row per model and run
 

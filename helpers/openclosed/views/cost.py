@@ -102,8 +102,10 @@ class BreakEvenPanel:
 
         self._measured = {"items_per_s": items_per_s, "tokens_per_s": tokens_per_s}
         self.title = title
-        pin_usd, self._basis = closed_usd_per_request(closed_model, 1_000_000, 0)
-        pout_usd, _ = closed_usd_per_request(closed_model, 0, 1_000_000)
+        # $ per million tokens, read at 10k tokens: a million-token prompt would hit a long-context price tier
+        pin_usd, self._basis = closed_usd_per_request(closed_model, 10_000, 0)
+        pout_usd, _ = closed_usd_per_request(closed_model, 0, 10_000)
+        pin_usd, pout_usd = pin_usd * 100, pout_usd * 100
         style = {"description_width": "190px"}
         lay = w.Layout(width="520px")
         self.volume = w.FloatLogSlider(value=volume, base=10, min=3, max=10, step=0.05,

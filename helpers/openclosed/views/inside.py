@@ -4,7 +4,7 @@ only read :mod:`openclosed.engine.inside` objects.
 (Used in ``02b_inside_chat_models.ipynb``.)
 
     oc.sampling_plot(oc.next_token_distribution("smollm2-135m", "Tell me a joke."))
-    oc.token_probability_plot(oc.look_inside(["smollm2-135m", "gpt-4o-mini"], "Hi"))
+    oc.token_probability_plot(oc.look_inside(["smollm2-135m", "gpt-6-luna"], "Hi"))
 """
 
 from __future__ import annotations

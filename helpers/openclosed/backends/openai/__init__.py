@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ...catalog.vendors import check_not_retired
 from ...core import netguard
 from ...core.errors import MissingKeyError
 from ...core.labels import LABELS
@@ -56,7 +57,9 @@ def endpoint(spec) -> str:
 
 def load(spec, settings: Settings) -> Loaded:
     """The client for ``spec``'s endpoint; a closed model without a key, or any
-    endpoint beyond this machine while ``local_only`` is on, is refused before any request."""
+    endpoint beyond this machine while ``local_only`` is on, a closed model past its vendor's shutdown date,
+    or one whose key variable does not belong to its host, is refused before any request."""
+    check_not_retired(spec, settings.today)
     netguard.check_url(endpoint_of(spec), spec.name)
     secret = api_key(spec, settings)
     if secret is None:

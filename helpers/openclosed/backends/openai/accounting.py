@@ -74,11 +74,6 @@ def malformed(r: Result, ctx: RunContext, reserved: float, message: str) -> Resu
     return r
 
 
-def max_tokens_arg(spec, n: int) -> dict[str, int]:
-    # OpenAI's newer models only take max_completion_tokens; self-hosted servers all know max_tokens.
-    return {"max_completion_tokens": n} if spec.family == "closed" else {"max_tokens": n}
-
-
 def done(r: Result, t0: float) -> None:
     r.ended_at = time.time()
     r.latency_s = time.perf_counter() - t0

@@ -11,6 +11,7 @@ import os
 import threading
 from typing import Any
 
+from ...catalog.vendors import key_env_for
 from ...core.secrets import Secret
 from ...core.settings import Settings
 
@@ -64,10 +65,12 @@ def requests_sent(spec) -> int:
 
 
 def api_key(spec, settings: Settings) -> Secret | str | None:
-    """The key for ``spec``: a closed model's from the settings (or the
-    environment); a served model's from ``api_key_env`` if given, else a
-    placeholder string (not a Secret: it must not be redacted out of texts)."""
-    name = spec.api_key_env or ("OPENAI_API_KEY" if spec.family == "closed" else None)
+    """The key for ``spec``: a closed model's from the variable bound to its
+    host (OPENAI_API_KEY only for OpenAI's endpoint or OPENAI_BASE_URL; a
+    closed model at another host must name its own variable, or is refused
+    here); a served model's from ``api_key_env`` if given, else a placeholder
+    string (not a Secret: it must not be redacted out of texts)."""
+    name = key_env_for(spec.base_url, spec.api_key_env, spec.name) if spec.family == "closed" else spec.api_key_env
     if name:
         secret = settings.key(name)
         if secret is None and os.environ.get(name):

@@ -7,11 +7,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...catalog.vendors import vendor_of
 from ...core.errors import LocalOnlyError, OpenClosedError
 from ...core.secrets import redact
 from ...engine.context import error_info
 from ...engine.results import ErrorInfo
 from .client import endpoint_of
+
+
+def _where(spec) -> str:
+    """How messages name the endpoint: the vendor's API, or the server at its base_url."""
+    vendor = vendor_of(spec) if spec.family == "closed" else None
+    if vendor is not None:
+        return f"{vendor.name}'s API" + (f" ({spec.base_url})" if spec.base_url else "")
+    return f"the server at {spec.base_url}" if spec.base_url else "the OpenAI API"
 
 
 def malformed_hint(spec) -> str:
@@ -53,7 +62,7 @@ def map_error(exc: BaseException, spec, client=None) -> ErrorInfo:
     """An exception from the client as an ErrorInfo that says what to do (never with a key)."""
     import openai
 
-    where = f"the server at {spec.base_url}" if spec.base_url else "the OpenAI API"
+    where = _where(spec)
     refused = _local_only_cause(exc)
     if refused is not None:  # the client wraps the guard's refusal in a connection error: show the refusal
         return error_info(refused if refused.model else LocalOnlyError(refused.host, spec.name))
@@ -69,13 +78,14 @@ def map_error(exc: BaseException, spec, client=None) -> ErrorInfo:
         return ErrorInfo("APITimeoutError", f"{where} did not answer in time (after the client's retries)",
                          "rerun later; for a slow server raise oc.setup(deadline_s=...)", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
-        if spec.base_url:
+        if spec.base_url and (spec.family != "closed" or vendor_of(spec) is None):
             return ErrorInfo("APIConnectionError", f"no server answered at {spec.base_url}",
                              f"start the server (e.g. `transformers serve MODEL --port P`, `vllm serve`, "
                              f"`ollama serve`) or fix base_url in oc.register({spec.name!r}, base_url=...)",
                              retryable=True)
         return ErrorInfo("APIConnectionError", f"could not connect to {endpoint_of(spec)}",
-                         "check the network (a workshop proxy?) or OPENAI_BASE_URL, then rerun", retryable=True)
+                         "check the network (a workshop proxy?)" + ("" if spec.base_url else " or OPENAI_BASE_URL")
+                         + ", then rerun", retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status, msg, code = exc.status_code, _body_message(exc), (exc.code or "")
         text = f"{status} from {where}: {msg}"

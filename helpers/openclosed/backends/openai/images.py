@@ -15,6 +15,7 @@ from ...engine.results import Result
 from .accounting import call_failed, done, malformed, price, read_usage, reserve_estimate, settle_cost
 from .client import run_with_deadline
 
+
 def image(spec, client, item: Item, ctx: RunContext) -> Result:
     p = ctx.params
     r = ctx.result(item)

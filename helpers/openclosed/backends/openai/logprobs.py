@@ -8,16 +8,16 @@ never with a key."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ...core.errors import DeadlineError, OpenClosedError, SpendingCapError
 from ...core.settings import Settings
 from ...engine.context import RunContext, error_info
 from ...engine.inside import TokenStep, TokenTrace
 from ...engine.pricing import api_cost
-from .accounting import max_tokens_arg, reserve_estimate, settle_cost
+from .accounting import reserve_estimate, settle_cost
 from .client import DeadlinePassed, run_with_deadline
 from .errors import map_error
+from .request import chat_request, who
 
 MAX_TOP_LOGPROBS = 20  # the API's limit
 
@@ -42,15 +42,21 @@ def chat_logprobs(spec, client, messages: list[dict[str, str]], settings: Settin
     except SpendingCapError as exc:
         trace.error = error_info(exc)
         return trace
-    kwargs: dict[str, Any] = dict(model=spec.ref, messages=messages, logprobs=True,
-                                  top_logprobs=max(0, min(MAX_TOP_LOGPROBS, int(top))),
-                                  **max_tokens_arg(spec, int(max_tokens)))
-    if temperature is not None:
-        kwargs["temperature"] = float(temperature)
-    if top_p is not None:
-        kwargs["top_p"] = float(top_p)
-    if seed is not None:
-        kwargs["seed"] = int(seed)
+    try:
+        req = chat_request(spec, messages, max_tokens=int(max_tokens), temperature=temperature, top_p=top_p,
+                           seed=seed, top_logprobs=max(0, min(MAX_TOP_LOGPROBS, int(top))))
+    except OpenClosedError as exc:
+        trace.error = error_info(exc)
+        settle_cost(ctx, reserved, 0.0)
+        return trace
+    trace.notes.extend(req.notes)
+    if not req.logprobs:  # nothing to look at: no request is sent (and none paid for)
+        settle_cost(ctx, reserved, 0.0)
+        trace.error = error_info(OpenClosedError(
+            f"logprobs: not supported by {who(spec)} (not sent); no request was sent",
+            "token probabilities come from OpenAI's chat models, vLLM and llama.cpp servers; compare those"))
+        return trace
+    kwargs = req.kwargs
     deadline = float(settings.deadline_s)
     try:
         resp = run_with_deadline(lambda: client.chat.completions.create(**kwargs), deadline)

@@ -14,11 +14,12 @@ import threading
 import time
 from typing import Any
 
-from ...core.errors import DeadlineError, SpendingCapError, StreamCutError
+from ...core.errors import DeadlineError, OpenClosedError, SpendingCapError, StreamCutError
 from ...engine.context import Item, RunContext, error_info, stopped
 from ...engine.results import Result
-from .accounting import max_tokens_arg, price, read_usage, reserve_estimate, settle_cost
+from .accounting import price, read_usage, reserve_estimate, settle_cost
 from .errors import map_error
+from .request import chat_request
 
 
 def generate(spec, client, item: Item, ctx: RunContext) -> Result:
@@ -32,15 +33,17 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
     except SpendingCapError as exc:
         r.error = error_info(exc)
         return r
-    kwargs: dict[str, Any] = dict(model=spec.ref, messages=messages, stream=True,
-                                  stream_options={"include_usage": True}, **max_tokens_arg(spec, max_tokens))
-    for name in ("temperature", "top_p"):
-        if p.get(name) is not None:
-            kwargs[name] = float(p[name])
-    if p.get("seed") is not None:
-        kwargs["seed"] = int(p["seed"])
-    if p.get("stop"):
-        kwargs["stop"] = list(p["stop"])
+    try:
+        req = chat_request(spec, messages, max_tokens=max_tokens, stream=True,
+                           temperature=float(p["temperature"]) if p.get("temperature") is not None else None,
+                           top_p=float(p["top_p"]) if p.get("top_p") is not None else None,
+                           seed=int(p["seed"]) if p.get("seed") is not None else None, stop=p.get("stop") or None)
+    except OpenClosedError as exc:
+        r.error = error_info(exc)
+        settle_cost(ctx, reserved, 0.0)
+        return r
+    kwargs = req.kwargs
+    r.notes.extend(req.notes)
     deadline = float(ctx.settings.deadline_s)
 
     chunks: queue.SimpleQueue = queue.SimpleQueue()

@@ -1,7 +1,10 @@
 """Sentiment from a chat model with structured output: a JSON schema that
 allows only negative/neutral/positive, asked with the same zero-shot prompt
-the open LLMs get. A server that refuses ``json_schema`` is asked again once
-in plain text and the first label word is taken (noted on the result)."""
+the open LLMs get, built by :func:`.request.chat_request` from what the
+endpoint honours. Where the vendor has no structured output (Anthropic's
+compatibility layer ignores ``response_format``), or a server refuses
+``json_schema``, a strict prompt asks for one label word and a parser reads
+it (noted on the result as a fallback)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,13 @@ import threading
 import time
 from typing import Any
 
-from ...core.errors import SpendingCapError
+from ...core.errors import OpenClosedError, SpendingCapError
 from ...core.labels import LABELS, first_label, zero_shot_messages
 from ...engine.context import Item, RunContext, error_info
 from ...engine.results import ErrorInfo, Result
-from .accounting import call_failed, done, malformed, max_tokens_arg, price, read_usage, reserve_estimate, settle_cost
+from .accounting import call_failed, done, malformed, price, read_usage, reserve_estimate, settle_cost
 from .client import run_with_deadline
+from .request import chat_request, plain_prompt, who
 
 SENTIMENT_MAX_TOKENS = 40
 
@@ -43,32 +47,35 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     except SpendingCapError as exc:
         r.error = error_info(exc)
         return r
-    base = dict(model=spec.ref, messages=messages, temperature=0, **max_tokens_arg(spec, SENTIMENT_MAX_TOKENS))
-    if ctx.params.get("seed") is not None:
-        base["seed"] = int(ctx.params["seed"])
-    plain = (id(client), spec.ref) in _no_json_schema
+    seed = ctx.params.get("seed")
+    try:
+        req = chat_request(spec, messages, max_tokens=SENTIMENT_MAX_TOKENS, temperature=0,
+                           seed=int(seed) if seed is not None else None, schema=SENTIMENT_SCHEMA)
+    except OpenClosedError as exc:
+        r.error = error_info(exc)
+        settle_cost(ctx, reserved, 0.0)
+        return r
+    if req.structured == "json_schema" and (id(client), spec.ref) in _no_json_schema:
+        plain_prompt(req, who(spec), "refused earlier in this session")
     r.started_at = time.time()
     t0 = time.perf_counter()
     deadline = float(ctx.settings.deadline_s)
     try:
-        if not plain:
-            try:
-                resp = run_with_deadline(lambda: client.chat.completions.create(
-                    **base, response_format={"type": "json_schema", "json_schema": SENTIMENT_SCHEMA}), deadline)
-            except Exception as exc:
-                if not _refuses_response_format(exc):
-                    raise
-                with _lock:
-                    _no_json_schema.add((id(client), spec.ref))
-                plain = True
-        if plain:
-            r.notes.append("this server refused structured output (response_format); "
-                           "asked in plain text and took the first label word")
-            resp = run_with_deadline(lambda: client.chat.completions.create(**base),
+        try:
+            resp = run_with_deadline(lambda: client.chat.completions.create(**req.kwargs), deadline)
+        except Exception as exc:
+            if req.structured != "json_schema" or not _refuses_response_format(exc):
+                raise
+            with _lock:
+                _no_json_schema.add((id(client), spec.ref))
+            plain_prompt(req, who(spec), "refused (response_format)")
+            resp = run_with_deadline(lambda: client.chat.completions.create(**req.kwargs),
                                       deadline - (time.perf_counter() - t0))
     except Exception as exc:
+        r.notes.extend(req.notes)
         return call_failed(r, t0, ctx, client, reserved, exc, "answer", deadline,
                             "raise oc.setup(deadline_s=...), or check that the server is not overloaded")
+    r.notes.extend(req.notes)
     done(r, t0)
     try:
         choice = resp.choices[0]
@@ -81,7 +88,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     price(spec, r)
     settle_cost(ctx, reserved, r.cost_usd)
     r.output = content
-    if plain:
+    if req.structured == "prompt":
         label = first_label(content)
         if label is None:
             r.error = ErrorInfo("MalformedResponse", f"no sentiment label in the answer {content[:80]!r}",
@@ -98,8 +105,10 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
         r.output = label
         r.confidence = min(1.0, max(0.0, float(conf))) if conf is not None else None
     except (ValueError, KeyError, TypeError) as exc:
-        label = first_label(content) if spec.family != "closed" else None
-        if label is not None:  # a server that ignores response_format answers in plain words
+        # an endpoint whose support is only assumed (a self-hosted server) may ignore response_format and answer
+        # in words; a vendor documented to honour it is not credited with a label it did not give as asked
+        label = first_label(content) if not req.caps.documented else None
+        if label is not None:
             r.output = label
             r.notes.append("the answer was not the requested JSON (this server ignores response_format?); "
                            "took the first label word")

@@ -1,0 +1,239 @@
+"""Closed vendors as data: keys bound to their hosts, retirement dates,
+capabilities read by one request builder, and a fake per vendor answering in
+that vendor's shape. No key, no network: loopback servers and in-process fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+
+import openclosed as oc
+import pytest
+from openai_fakes import FakeAPI, register_fake, sequence, smart
+from openclosed.catalog import vendors
+from openclosed.core.errors import ModelRetiredError
+from vendor_fakes import CATALOG_NAME, REPORTED, register_vendor_fake, vendor_error, vendor_handler
+
+VENDORS = ("openai", "anthropic", "google", "mistral")
+TEXTS = ["I loved it", "Awful service."]
+
+
+# ------------------------------------------------------------ keys bound to hosts
+def test_a_planted_key_reaches_only_its_own_host(monkeypatch):
+    from openclosed.testing.stub_server import start_server
+
+    (a, url_a), (b, url_b) = start_server(), start_server()
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-planted-0000")
+        monkeypatch.setenv("VENDOR_A_KEY", "key-for-a-1111")
+        monkeypatch.setenv("VENDOR_B_KEY", "key-for-b-2222")
+        oc.register("closed-a", task="sentiment", model="m-a", base_url=url_a, family="closed", api_key_env="VENDOR_A_KEY")
+        oc.register("closed-b", task="sentiment", model="m-b", base_url=url_b, family="closed", api_key_env="VENDOR_B_KEY")
+        run = oc.compare("sentiment", ["closed-a", "closed-b"], TEXTS, progress=False)
+        assert all(r.ok for r in run.results), [r.error for r in run.results]
+        assert a.auth_seen and set(a.auth_seen) == {"Bearer key-for-a-1111"}
+        assert b.auth_seen and set(b.auth_seen) == {"Bearer key-for-b-2222"}
+        # a closed model at another host that names no key variable is refused: OPENAI_API_KEY is not sent there
+        with pytest.raises(oc.OpenClosedError, match="names no key variable") as info:
+            oc.register("closed-c", task="sentiment", model="m-c", base_url=url_b, family="closed")
+        assert "api_key_env=" in info.value.hint
+        assert set(b.auth_seen) == {"Bearer key-for-b-2222"}
+    finally:
+        a.shutdown()
+        b.shutdown()
+
+
+def test_a_vendor_key_is_refused_for_another_vendor_host_and_named_for_its_own():
+    with pytest.raises(oc.OpenClosedError, match="ANTHROPIC_API_KEY belongs to Anthropic") as info:
+        oc.register("wrong", task="sentiment", model="mistral-small-2603", base_url="https://api.mistral.ai/v1",
+                    family="closed", api_key_env="ANTHROPIC_API_KEY")
+    assert "MISTRAL_API_KEY" in info.value.hint
+    with pytest.raises(oc.OpenClosedError) as info:
+        oc.register("unnamed", task="sentiment", model="claude-haiku-4-5", base_url="https://api.anthropic.com/v1",
+                    family="closed")
+    assert "ANTHROPIC_API_KEY" in info.value.hint
+
+
+def test_every_closed_vendor_model_names_its_own_key_and_rerun_keeps_it():
+    for vendor in VENDORS:
+        spec = oc.get_model(CATALOG_NAME[vendor])
+        assert spec.api_key_env == vendors.VENDORS[vendor].key_env and spec.provider == vendor
+        assert oc.ModelSpec.from_record(spec.record()).api_key_env == spec.api_key_env
+
+
+def test_no_key_means_no_request_and_the_column_names_the_vendor_variable():
+    fake = FakeAPI(smart())
+    register_vendor_fake("mistral", fake)
+    run = oc.compare("sentiment", ["fake-mistral"], TEXTS[:1], progress=False)
+    err = run.results[0].error
+    assert err.type == "MissingKeyError" and "MISTRAL_API_KEY" in err.message and fake.count == 0
+
+
+# ------------------------------------------------------------ lifecycle
+def test_a_model_past_its_shutdown_is_refused_before_any_request(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    fake = FakeAPI(smart())
+    register_fake("old-mini", fake, model="gpt-4o-mini")
+    oc.setup("offline", today="2027-01-15", verbose=False)
+    run = oc.compare("sentiment", ["old-mini"], TEXTS[:1], progress=False, cache="off")
+    err = run.results[0].error
+    assert err.type == "ModelRetiredError" and fake.count == 0
+    assert "retired on 2027-01-14" in err.message and "use gpt-6-luna" in err.hint
+    oc.setup("offline", today="2027-01-13", verbose=False)  # the day before: it still answers
+    run = oc.compare("sentiment", ["old-mini"], TEXTS[:1], progress=False, cache="off")
+    assert run.results[0].ok and fake.count == 1
+
+
+def test_check_not_retired_and_the_lifecycle_table_use_the_given_day():
+    spec = oc.get_model("gpt-4o-mini")
+    vendors.check_not_retired(spec, "2027-01-13")
+    with pytest.raises(ModelRetiredError):
+        vendors.check_not_retired(spec, dt.date(2027, 1, 14))
+    table = oc.lifecycle(today="2026-12-06").set_index("model")
+    assert table.loc["gpt-4o-mini", "status"] == "deprecated" and table.loc["gpt-4o-mini", "days left"] == 39
+    assert table.loc["gpt-6-luna", "shutdown"] == "none announced" and table.loc["gpt-6-luna", "checked"]
+    assert table.loc["dall-e-3 (not in the catalog)", "status"] == "retired"
+    assert set(table["vendor"]) >= set(VENDORS)
+    shown = oc.models().set_index("name")
+    assert shown.loc["gpt-4o-mini", "retires"] == "2027-01-14, use gpt-6-luna"
+    assert shown.loc["claude-haiku-4-5", "vendor"] == "Anthropic"
+
+
+def test_setup_warns_when_a_default_retires_within_60_days(monkeypatch):
+    soon = vendors.Lifecycle("gpt-6-luna", "openai", "2026-11-01", "2027-01-30", "gpt-6.1-terra", "a test entry")
+    monkeypatch.setitem(vendors.LIFECYCLE, "gpt-6-luna", soon)
+    with pytest.warns(FutureWarning, match="gpt-6-luna retires on 2027-01-30 .in 60 days.: use gpt-6.1-terra"):
+        oc.setup("offline", today="2026-12-01", verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        oc.setup("offline", today="2026-11-30", verbose=False)  # 61 days ahead: quiet
+
+
+# ------------------------------------------------------------ capabilities, one request builder
+def test_the_builder_leaves_out_what_a_vendor_ignores_and_says_so():
+    from openclosed.backends.openai.request import chat_request
+
+    claude = oc.get_model("claude-haiku-4-5")
+    req = chat_request(claude, [{"role": "user", "content": "Hi"}], max_tokens=5, seed=3, stream=True,
+                       top_logprobs=2, schema={"name": "s", "schema": {"properties": {"label": {}}}})
+    assert "seed" not in req.kwargs and "logprobs" not in req.kwargs and "response_format" not in req.kwargs
+    assert req.kwargs["max_tokens"] == 5 and req.kwargs["stream_options"] == {"include_usage": True}
+    assert "seed: not supported by anthropic (not sent)" in req.notes
+    assert "logprobs: not supported by anthropic (not sent)" in req.notes
+    assert req.structured == "prompt" and any("fallback" in n for n in req.notes)
+    with pytest.raises(oc.OpenClosedError, match="outside anthropic's range 0-1"):
+        chat_request(claude, [{"role": "user", "content": "Hi"}], max_tokens=5, temperature=1.5)
+    luna = chat_request(oc.get_model("gpt-6-luna"), [{"role": "user", "content": "Hi"}], max_tokens=5,
+                        temperature=0.0, seed=1)
+    assert luna.kwargs["max_completion_tokens"] == 5 and luna.kwargs["seed"] == 1
+    assert luna.kwargs["extra_body"] == {"reasoning_effort": "none"}
+    matrix = oc.capabilities([CATALOG_NAME[v] for v in VENDORS]).set_index("model")
+    assert matrix.loc["claude-haiku-4-5", "structured output"] == "prompt + parser (fallback)"
+    assert not matrix.loc["gemini-3.5-flash-lite", "logprobs"] and matrix.loc["gpt-6-luna", "logprobs"]
+
+
+def test_logprobs_are_not_asked_of_a_vendor_without_them(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "fake-gemini-key-0000")
+    fake = FakeAPI(smart())
+    register_vendor_fake("google", fake)
+    inside = oc.look_inside(["fake-google"], "Hi", max_tokens=2)
+    err = inside["fake-google"].error
+    assert fake.count == 0 and "logprobs: not supported by google (not sent)" in err.message
+
+
+# ------------------------------------------------------------ a fake per vendor
+@pytest.fixture
+def keys(monkeypatch):
+    for v in vendors.VENDORS.values():
+        monkeypatch.setenv(v.key_env, f"fake-{v.id}-key-0123456789")
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_each_vendor_answers_sentiment_priced_and_attributed(vendor, keys):
+    fake = FakeAPI(vendor_handler(vendor))
+    register_vendor_fake(vendor, fake)
+    run = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, seed=7, cache="off")
+    r = run.results[0]
+    body = fake.bodies()[0]
+    assert r.ok and r.output == "positive" and r.answered_by == REPORTED[vendor]
+    ref = CATALOG_NAME[vendor]
+    expected, _ = oc.engine.pricing.api_cost(ref, vendor, 42, 7)
+    assert r.cost_usd == pytest.approx(expected) and r.cost_usd > 0 and "genai-prices" in r.cost_basis
+    caps = vendors.capabilities(oc.get_model(ref))
+    assert caps.max_tokens_param in body
+    if caps.structured == "json_schema":
+        assert body["response_format"]["type"] == "json_schema" and r.confidence == pytest.approx(0.9)
+    else:  # Anthropic: no response_format sent; a strict prompt, the label parsed, marked as a fallback
+        assert "response_format" not in body and r.confidence is None
+        assert any("fallback" in n for n in r.notes)
+    assert ("seed" in body) == caps.seed
+    if not caps.seed:
+        assert f"seed: not supported by {vendor} (not sent)" in r.notes
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("usage", [True, False])
+def test_each_vendor_streams_with_or_without_usage(vendor, usage, keys):
+    fake = FakeAPI(vendor_handler(vendor, stream_usage=usage))
+    register_vendor_fake(vendor, fake)
+    run = oc.compare("text-generation", [f"fake-{vendor}"], ["Say hello"], progress=False, max_tokens=8, cache="off")
+    r = run.results[0]
+    assert r.ok and r.output == f"Hello from {vendor}" and r.answered_by == REPORTED[vendor]
+    if usage:
+        assert r.output_tokens == 4 and r.input_tokens == 42 and r.cost_usd > 0
+    else:
+        assert any("counted as streamed chunks" in n for n in r.notes) and r.input_tokens is None
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_each_vendor_rate_limit_is_retried_after_retry_after(vendor, keys):
+    fake = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="0"), vendor_handler(vendor)))
+    register_vendor_fake(vendor, fake)
+    r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
+    assert r.ok and fake.count == 2
+    always_429 = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="0")))
+    register_vendor_fake(vendor, always_429, name="busy")
+    r = oc.compare("sentiment", ["busy"], TEXTS[:1], progress=False, cache="off").results[0]
+    assert r.error.type == "RateLimitError" and r.error.retryable and always_429.count == 3  # 1 + 2 retries
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_each_vendor_auth_error_names_its_key_and_is_not_retried(vendor, keys):
+    fake = FakeAPI(sequence(vendor_error(vendor, 401, "invalid x-api-key")))
+    register_vendor_fake(vendor, fake)
+    r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
+    assert r.error.type == "AuthenticationError" and fake.count == 1
+    assert vendors.VENDORS[vendor].key_env in r.error.hint and "fake-" not in r.error.message + r.error.hint
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_each_vendor_refusal_is_not_credited_with_a_label(vendor, keys):
+    fake = FakeAPI(vendor_handler(vendor, refusal=True))
+    register_vendor_fake(vendor, fake)
+    r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
+    assert r.error is not None and r.error.type == "MalformedResponse" and r.output not in ("positive", "negative")
+    assert r.finish_reason in ("content_filter", "refusal")
+
+
+def test_one_model_per_vendor_and_an_open_one_replay_from_a_recording_with_no_key(monkeypatch, tmp_path, keys):
+    names = [f"fake-{v}" for v in VENDORS]
+    for v in VENDORS:
+        register_vendor_fake(v, FakeAPI(vendor_handler(v)))
+    recorded = oc.compare("sentiment", names + ["vader"], TEXTS, progress=False)
+    assert all(r.ok for r in recorded.results)
+    oc.export_cache(tmp_path / "answers.jsonl.gz")
+    for v in vendors.VENDORS.values():
+        monkeypatch.delenv(v.key_env)
+    oc.setup("offline", responses_path=tmp_path / "fresh", verbose=False)
+    for v in VENDORS:  # the endpoints now fail loudly: a replay must not reach them
+        register_vendor_fake(v, FakeAPI(sequence(vendor_error(v, 401, "no"))))
+    oc.import_cache(tmp_path / "answers.jsonl.gz")
+    run = oc.compare("sentiment", names + ["vader"], TEXTS, progress=False)
+    for r in run.results:
+        assert r.ok, (r.model, r.error)
+        if r.model != "vader":
+            assert r.cost_usd and r.answered_by == REPORTED[r.model.removeprefix("fake-")]
+    assert {r.output for r in run.results if r.model != "vader"} == {
+        r.output for r in recorded.results if r.model != "vader"}
+    assert json.dumps(run.manifest).count("fake-openai-key") == 0
