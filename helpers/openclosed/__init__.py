@@ -31,7 +31,8 @@ from .session.arena import Arena, Contestant, arena_contestants, contestant
 from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
-from .session.customize import few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, lora_before_after
+from .session.customize import (few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, fit_embedding_baseline,
+                                lora_before_after)
 from .session.estimate import estimate
 from .session.explain import Explanation, explain, transparency
 from .session.images import LatentTrip, SeedCheck, denoising_strip, latent_roundtrip, rerun_image, seed_check
@@ -54,7 +55,7 @@ __all__ = [
     "unregister", "ComparePanel", "plots",
     # sentiment and customising
     "Evaluation", "evaluate", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",
-    "finetune_classifier", "finetune_lora", "lora_before_after",
+    "finetune_classifier", "finetune_lora", "fit_embedding_baseline", "lora_before_after",
     # text generation: sweep, panel, arena, look inside
     "ChatPanel", "sweep", "Arena", "ArenaPanel", "Contestant", "Inside", "arena_contestants", "bradley_terry",
     "chat_template", "contestant", "leaderboard_plot", "look_inside", "merge_votes", "next_token_distribution",
