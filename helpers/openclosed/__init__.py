@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 from .catalog.registry import get_model, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
-from .core.formatting import readable
+from .core.formatting import readable, with_interval
 from .core.labelled_data import load_dataset, review_lines, sentiment_data
 from .engine.breakeven import INSTANCES, break_even, closed_usd_per_request, seconds_per_request, throughput
 from .engine.inside import Inside
@@ -26,6 +26,7 @@ from .engine.loaded import Loaded
 from .engine.pricing import image_prices, set_image_price, set_price
 from .engine.ratings import bradley_terry, simulate_votes
 from .engine.results import Comparison, ErrorInfo, Result, load
+from .engine.stats import wilson
 from .engine.votes import merge_votes
 from .session.arena import Arena, Contestant, arena_contestants, contestant
 from .session.availability import available_models
@@ -54,7 +55,7 @@ __all__ = [
     "load_model", "models", "readable", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
     "unregister", "ComparePanel", "plots",
     # sentiment and customising
-    "Evaluation", "evaluate", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",
+    "Evaluation", "evaluate", "wilson", "with_interval", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",
     "finetune_classifier", "finetune_lora", "fit_embedding_baseline", "lora_before_after",
     # text generation: sweep, panel, arena, look inside
     "ChatPanel", "sweep", "Arena", "ArenaPanel", "Contestant", "Inside", "arena_contestants", "bradley_terry",

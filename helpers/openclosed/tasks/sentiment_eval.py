@@ -330,6 +330,15 @@ class Evaluation:
         right, idx = self._right(two_way)
         return paired_table(right, "two-way accuracy" if two_way else "accuracy", idx)
 
+    def pair(self, a: str, b: str, two_way: bool = False) -> pd.Series:
+        """The row of :meth:`paired` for models ``a`` and ``b`` (in either order): ``verdict``, ``winner``, …"""
+        table = self.paired(two_way)
+        row = table[((table["a"] == a) & (table["b"] == b)) | ((table["a"] == b) & (table["b"] == a))]
+        if not len(row):
+            raise BadInputError(f"no paired comparison of {a!r} and {b!r} here",
+                                f"compare two of the models that answered: {', '.join(self.predictions.columns)}")
+        return row.iloc[0]
+
     def verdicts(self, two_way: bool = False) -> list[str]:
         """The sentences of :meth:`paired`: "B beats A by 0.08 [0.02, 0.14] …"
         or "A vs B: no detectable difference …"."""
