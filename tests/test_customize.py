@@ -258,3 +258,38 @@ def test_the_same_recipe_trains_once_and_another_recipe_trains_again(tmp_path, m
     again = oc.finetune_classifier(data, epochs=1, validation=0.25, out=tmp_path / "d", name="tiny-d", seed=0,
                                    retrain=True)
     assert again.reused_from is None  # retrain=True trains even when the recipe is kept
+
+
+def test_the_embedding_baseline_fits_only_a_head_on_the_same_texts(tiny_encoder, tmp_path, monkeypatch):
+    """The like-for-like baseline of a fine-tuned encoder: no encoder weight changes (the saved files are the base's,
+    byte for byte), the head is the logistic regression fitted on the base's embeddings of exactly the given texts,
+    and the registered model predicts with that head."""
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    from openclosed.engine import trainedcache
+    from openclosed.tasks.finetune import train_head_only
+
+    data = toy()
+    rows = []
+    run = train_head_only("tiny", str(tiny_encoder), data, tmp_path / "head", current(), seed=0, on_log=rows.append)
+    assert run.hyperparameters["encoder"] == "frozen" and run.data["train"] == len(data) and rows == run.history
+    assert run.trainable == 3 * SentenceTransformer(str(tiny_encoder)).get_embedding_dimension() + 3
+    for f in Path(tiny_encoder).rglob("*.safetensors"):
+        assert (tmp_path / "head" / f.relative_to(tiny_encoder)).read_bytes() == f.read_bytes()
+    x = SentenceTransformer(str(tiny_encoder), device="cpu").encode(data["text"].tolist(), normalize_embeddings=True)
+    expected = LogisticRegression(max_iter=2000, C=4.0, random_state=0).fit(x, data["label"])
+    head = json.loads((tmp_path / "head" / "sentiment_head.json").read_text())
+    assert np.allclose(head["coef"], expected.coef_) and head["n_train"] == len(data)
+
+    # through the session: registered, fitted once per recipe, and it answers with the head fitted here
+    monkeypatch.setattr(trainedcache, "KEEP_DIR", str(tmp_path / "kept"))
+    small = oc.sentiment_data("train").groupby(["domain", "label"]).head(2)[["text", "label"]]
+    base = oc.fit_embedding_baseline(small, name="minilm-lr-small", out=tmp_path / "small")
+    assert base.reused_from is None and base.data["head_fitted_on"] == len(small) == 18
+    again = oc.fit_embedding_baseline(small, name="minilm-lr-small", out=tmp_path / "small2")
+    assert again.reused_from
+    texts = ["What a wonderful day", "This is broken again"]
+    got = oc.compare("sentiment", ["minilm-lr-small"], texts, cache="off", progress=False)
+    assert len(got.results) == 2
+    assert all(any("logistic regression trained on 18 texts" in n for n in r.notes) for r in got.results)

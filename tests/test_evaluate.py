@@ -107,7 +107,10 @@ def test_rich_display_and_label_maps(run):
         assert needle in page
     assert ev.label_maps()["a"]["NEG"] == "negative"
     assert ev.by_group.loc["x", "a"] == pytest.approx(2 / 3) and ev.by_group.loc["y", "b"] == pytest.approx(2 / 3)
-    assert "best" in repr(ev)
+    # a and b are tied (4/6 each): the page names the pair's verdict, and nothing is called "best"
+    assert "highest accuracy a 0.67 [0.30, 0.90]" in repr(ev) and "best" not in repr(ev)
+    assert "Paired comparisons" in page and "a vs b: no detectable difference in accuracy on 6 texts" in page
+    assert "0.67 [0.30, 0.90]" in page
 
 
 def test_plots_are_built_from_the_evaluation(run):

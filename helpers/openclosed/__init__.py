@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 from .catalog.registry import capabilities, get_model, lifecycle, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
-from .core.formatting import readable
+from .core.formatting import readable, with_interval
 from .core.labelled_data import load_dataset, review_lines, sentiment_data
 from .engine.breakeven import INSTANCES, break_even, closed_usd_per_request, seconds_per_request, throughput
 from .engine.inside import Inside
@@ -26,12 +26,14 @@ from .engine.loaded import Loaded
 from .engine.pricing import image_prices, set_image_price, set_price
 from .engine.ratings import bradley_terry, simulate_votes
 from .engine.results import Comparison, ErrorInfo, Result, load
+from .engine.stats import wilson
 from .engine.votes import merge_votes
 from .session.arena import Arena, Contestant, arena_contestants, contestant
 from .session.availability import available_models
 from .session.cache_files import export_cache, import_cache
 from .session.compare import compare, rerun
-from .session.customize import few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, lora_before_after
+from .session.customize import (few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, fit_embedding_baseline,
+                                lora_before_after)
 from .session.estimate import estimate
 from .session.explain import Explanation, explain, transparency
 from .session.images import LatentTrip, SeedCheck, denoising_strip, latent_roundtrip, rerun_image, seed_check
@@ -53,8 +55,8 @@ __all__ = [
     "load_model", "models", "readable", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
     "unregister", "ComparePanel", "plots",
     # sentiment and customising
-    "Evaluation", "evaluate", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",
-    "finetune_classifier", "finetune_lora", "lora_before_after",
+    "Evaluation", "evaluate", "wilson", "with_interval", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",
+    "finetune_classifier", "finetune_lora", "fit_embedding_baseline", "lora_before_after",
     # text generation: sweep, panel, arena, look inside
     "ChatPanel", "sweep", "Arena", "ArenaPanel", "Contestant", "Inside", "arena_contestants", "bradley_terry",
     "chat_template", "contestant", "leaderboard_plot", "look_inside", "merge_votes", "next_token_distribution",

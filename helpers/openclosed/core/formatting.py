@@ -125,6 +125,17 @@ def count(v: Any) -> str:
     return NA if missing(v) else f"{int(v):,}"
 
 
+def with_interval(value: Any, low: Any, high: Any, signed: bool = False) -> str:
+    """A score with its 95% interval, two decimals: ``0.71 [0.64, 0.77]``
+    (``+0.08 [+0.02, +0.14]`` when ``signed``); the value alone when the interval is missing."""
+    if missing(value):
+        return NA
+    f = "{:+.2f}" if signed else "{:.2f}"
+    if missing(low) or missing(high):
+        return f.format(float(value))
+    return f"{f.format(float(value))} [{f.format(float(low))}, {f.format(float(high))}]"
+
+
 def text(v: Any) -> str:
     return NA if missing(v) else str(v)
 
@@ -176,15 +187,23 @@ STYLE = """<style>
 
 def readable(df, drop: tuple[str, ...] = (), drop_empty: bool = True):
     """A copy of ``df`` with every value as display text (see ``COLUMNS``) and
-    readable column names. Columns in ``drop`` and, with ``drop_empty``,
+    readable column names; a column ``x`` with ``x_low`` and ``x_high`` beside
+    it is shown with its interval in one cell (``0.71 [0.64, 0.77]``). Columns in ``drop`` and, with ``drop_empty``,
     columns with no value in any row (not applicable here) are left out."""
     import pandas as pd
 
-    keep = [c for c in df.columns if c not in drop and not (drop_empty and all(missing(v) for v in df[c]))]
+    bounds = {f"{c}_low" for c in df.columns if {f"{c}_low", f"{c}_high"} <= set(df.columns)}
+    bounds |= {b[:-4] + "_high" for b in bounds}
+    keep = [c for c in df.columns if c not in drop and c not in bounds
+            and not (drop_empty and all(missing(v) for v in df[c]))]
     out = pd.DataFrame(index=df.index)
     for c in keep:
         name, fmt = COLUMNS.get(c, (c, text))
-        out[name] = [fmt(v) for v in df[c]]
+        if f"{c}_low" in bounds:  # a score with its 95% interval in one cell: "0.71 [0.64, 0.77]"
+            out[name] = [with_interval(v, lo, hi) for v, lo, hi in zip(df[c], df[f"{c}_low"], df[f"{c}_high"],
+                                                                       strict=True)]
+        else:
+            out[name] = [fmt(v) for v in df[c]]
     return out
 
 

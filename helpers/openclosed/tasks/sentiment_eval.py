@@ -4,9 +4,20 @@ between models (Cohen's kappa), $ per 1,000 texts and texts/s, and the texts
 the models disagree on. (Introduced in ``01_sentiment.ipynb``.)
 
     ev = oc.evaluate(run, labels)
-    ev.metrics          # one row per model
+    ev.metrics          # one row per model: accuracy, accuracy_low, accuracy_high, macro-F1, ...
+    ev.table()          # the same for people: "0.71 [0.64, 0.77]"
+    ev.paired()         # one row per pair of models: difference, its interval, McNemar p, a verdict
+    ev.verdicts()       # those verdicts as sentences; ev.leader(): is one model ahead of all?
     ev.confusion["vader"]
-    oc.plots.tradeoff(ev)   # accuracy vs cost vs speed
+    oc.plots.tradeoff(ev)   # accuracy vs cost vs speed, with intervals
+
+Every score carries its 95% interval: Wilson for accuracy, a seeded bootstrap
+over the texts for macro-F1. Two models scored on the same texts are compared
+pairwise: the difference in accuracy with a paired-bootstrap interval, and
+McNemar's exact test on the texts only one of them got right. A pair is called
+a win only when both agree (p < 0.05 and the interval excludes 0); otherwise
+the sentence says there is no detectable difference on these texts.
+(:mod:`openclosed.engine.stats` has the maths.)
 
 A model's failed inputs are never dropped: they count as wrong, appear in the
 ``errors`` column and in the confusion matrix's ``error`` column, and are listed
@@ -21,7 +32,9 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInputError, OpenClosedError
+from ..core.formatting import with_interval
 from ..core.labels import LABELS
+from ..engine import stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +72,74 @@ def _prediction(r: Result) -> str:
     return r.output if r.ok and r.output in LABELS else ERROR
 
 
+def _codes(labels: list[str]):
+    """Labels as integers 0..2 (LABELS order); anything else (a failure) as 3."""
+    import numpy as np
+
+    return np.array([LABELS.index(v) if v in LABELS else len(LABELS) for v in labels])
+
+
+def _verdict(a: str, b: str, pair: stats.Paired, what: str = "accuracy") -> tuple[str, str | None]:
+    """(the sentence, the winner or None) for ``pair`` (``b`` minus ``a``)."""
+    p = stats.p_text(pair.p)
+    if pair.detectable:
+        win, lose, sign = (b, a, 1) if pair.difference > 0 else (a, b, -1)
+        return (f"{win} beats {lose} by "
+                f"{with_interval(sign * pair.difference, *sorted((sign * pair.low, sign * pair.high)))} in {what} "
+                f"on {pair.n} texts (McNemar {p})", win)
+    return (f"{a} vs {b}: no detectable difference in {what} on {pair.n} texts ({a} {pair.accuracy_a:.2f}, "
+            f"{b} {pair.accuracy_b:.2f}; difference {with_interval(pair.difference, pair.low, pair.high, signed=True)}, "
+            f"McNemar {p})", None)
+
+
+def paired_table(right: dict[str, Any], what: str = "accuracy", idx=None):
+    """One row per pair of models (in the order of ``right``: model -> array of
+    right/wrong on the same texts): accuracies, the difference (``b`` minus
+    ``a``) with its paired-bootstrap 95% interval, McNemar's exact p (and
+    Holm's adjustment over all the pairs), and the verdict as a sentence."""
+    import pandas as pd
+
+    models = list(right)
+    rows = []
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            pair = stats.paired(right[a], right[b], idx)
+            sentence, winner = _verdict(a, b, pair, what)
+            rows.append({"a": a, "b": b, "texts": pair.n, f"a {what}": pair.accuracy_a, f"b {what}": pair.accuracy_b,
+                         "difference": pair.difference, "difference_low": pair.low, "difference_high": pair.high,
+                         "only a right": pair.only_a, "only b right": pair.only_b, "p": pair.p,
+                         "winner": winner, "verdict": sentence})
+    cols = ["a", "b", "texts", f"a {what}", f"b {what}", "difference", "difference_low", "difference_high",
+            "only a right", "only b right", "p", "p (Holm)", "winner", "verdict"]
+    df = pd.DataFrame(rows, columns=[c for c in cols if c != "p (Holm)"])
+    df.insert(cols.index("p (Holm)"), "p (Holm)", stats.holm(df["p"].tolist()) if len(df) else [])
+    return df
+
+
+def leader(table, what: str = "accuracy") -> str:
+    """One sentence on ``table`` (from :func:`paired_table`): the model that
+    beats every other one, or why none can be called the most accurate."""
+    if not len(table):
+        return "Fewer than two models answered: nothing to compare."
+    models = list(dict.fromkeys([*table["a"], *table["b"]]))
+    wins = {m: 0 for m in models}
+    for w in table["winner"].dropna():
+        wins[w] += 1
+    for m in models:
+        if wins[m] == len(models) - 1:
+            return f"{m} has the highest {what}: it beats each of the other {len(models) - 1} in a paired test."
+    score = {**dict(zip(table["a"], table[f"a {what}"])), **dict(zip(table["b"], table[f"b {what}"]))}
+    top = max(models, key=lambda m: score[m])
+    ties = [m for m in models if m != top and not _beats(table, top, m)]
+    return (f"No single model has the highest {what}: {top} scored highest ({score[top]:.2f}) but is not "
+            f"detectably better than {', '.join(ties)} on these {int(table['texts'].iloc[0])} texts.")
+
+
+def _beats(table, w: str, other: str) -> bool:
+    row = table[((table["a"] == w) & (table["b"] == other)) | ((table["a"] == other) & (table["b"] == w))]
+    return bool(len(row)) and row["winner"].iloc[0] == w
+
+
 def _kappa(a: list[str], b: list[str]) -> float:
     from sklearn.metrics import cohen_kappa_score
 
@@ -75,8 +156,11 @@ def _kappa(a: list[str], b: list[str]) -> float:
 class Evaluation:
     """What :func:`evaluate` returns.
 
-    ``metrics``: one row per model (accuracy, macro-F1, errors, kappa against
-    the gold labels, $ per 1,000 texts, texts/s, mean latency);
+    ``metrics``: one row per model (accuracy and macro-F1, each with its 95%
+    interval in ``accuracy_low`` / ``accuracy_high`` and ``macro-F1_low`` /
+    ``macro-F1_high``, errors, kappa against the gold labels, $ per 1,000
+    texts, texts/s, mean latency); :meth:`table` shows it for people;
+    :meth:`paired` / :meth:`verdicts` compare every two models on the same texts;
     ``confusion``: model -> DataFrame (rows: gold label, columns: predicted;
     an ``error`` column when the model failed on some inputs);
     ``report``: model -> per-class precision/recall/F1/support;
@@ -97,6 +181,8 @@ class Evaluation:
         by_model: dict[str, list[Result]] = {m: sorted((r for r in run.results if r.model == m),
                                                        key=lambda r: r.input_index) for m in run.models}
         self.predictions = pd.DataFrame({m: [_prediction(r) for r in rs] for m, rs in by_model.items()})
+        self._resamples = stats.resamples(len(gold))  # the same seeded resamples for every model and pair
+        gold_codes = _codes(gold)
         rows, self.confusion, self.report = [], {}, {}
         for m, rs in by_model.items():
             pred = self.predictions[m].tolist()
@@ -112,6 +198,9 @@ class Evaluation:
             rep = classification_report(gold, pred, labels=list(LABELS), output_dict=True, zero_division=0)
             self.report[m] = pd.DataFrame({lab: rep[lab] for lab in LABELS}).T.rename_axis("label")
             first = rs[0] if rs else None
+            acc_low, acc_high = stats.wilson(correct, n)
+            f1_low, f1_high = stats.percentile_interval(
+                stats.macro_f1(_codes(pred), gold_codes, len(LABELS), self._resamples))
             rows.append({
                 "model": m,
                 "family": first.family if first else "",
@@ -119,7 +208,9 @@ class Evaluation:
                 "texts": n,
                 "errors": errors,
                 "accuracy": correct / n if n else math.nan,
+                "accuracy_low": acc_low, "accuracy_high": acc_high,
                 "macro-F1": float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0)),
+                "macro-F1_low": f1_low, "macro-F1_high": f1_high,
                 "accuracy (answered only)": (sum(p == g for p, g in answered) / len(answered)) if answered else math.nan,
                 "kappa vs gold": _kappa([p for p, _ in answered], [g for _, g in answered]) if answered else math.nan,
                 "$ per 1k texts": _per_1k(rs),
@@ -186,24 +277,85 @@ class Evaluation:
         a stand-in model with random weights is marked in ``random weights``."""
         import pandas as pd
 
-        keep = [i for i, g in enumerate(self.gold) if g != "neutral"]
+        keep, right, from_scores = self._two_way_right()
         rows = []
         for m in self.run.models:
+            correct = int(sum(right[m]))
+            low, high = stats.wilson(correct, len(keep))
+            rows.append({"model": m, "random weights": any(r.random_weights for r in self.run.results if r.model == m),
+                         "texts": len(keep), "two-way accuracy": correct / len(keep) if keep else math.nan,
+                         "two-way accuracy_low": low, "two-way accuracy_high": high,
+                         "chosen from scores": from_scores[m], "neutral texts left out": len(self.gold) - len(keep)})
+        return pd.DataFrame(rows)
+
+    def _two_way_right(self) -> tuple[list[int], dict[str, list[bool]], dict[str, int]]:
+        """(the non-neutral texts, model -> right/wrong on each of them when forced to choose, model -> how many
+        choices came from scores)."""
+        keep = [i for i, g in enumerate(self.gold) if g != "neutral"]
+        right, from_scores = {}, {}
+        for m in self.run.models:
             by_index = {r.input_index: r for r in self.run.results if r.model == m}
-            correct = from_scores = 0
+            right[m], from_scores[m] = [], 0
             for i in keep:
                 r = by_index.get(i)
                 scores = (r.scores or {}) if r is not None and r.ok else {}
                 if {"positive", "negative"} <= scores.keys():
                     choice = "positive" if scores["positive"] >= scores["negative"] else "negative"
-                    from_scores += 1
+                    from_scores[m] += 1
                 else:
                     choice = _prediction(r) if r is not None else ERROR
-                correct += choice == self.gold[i]
-            rows.append({"model": m, "random weights": any(r.random_weights for r in by_index.values()),
-                         "texts": len(keep), "two-way accuracy": correct / len(keep) if keep else math.nan,
-                         "chosen from scores": from_scores, "neutral texts left out": len(self.gold) - len(keep)})
-        return pd.DataFrame(rows)
+                right[m].append(choice == self.gold[i])
+        return keep, right, from_scores
+
+    def _right(self, two_way: bool) -> tuple[dict[str, list[bool]], Any]:
+        """model -> right/wrong per text (three-way, or two-way on the non-neutral texts) for the models
+        that answered at least one text, and the bootstrap resamples of those texts."""
+        answered = [m for m in self.predictions.columns if (self.predictions[m] != ERROR).any()]
+        if two_way:
+            keep, right, _ = self._two_way_right()
+            idx = self._resamples if len(keep) == len(self.gold) else stats.resamples(len(keep))
+            return {m: right[m] for m in answered}, idx
+        return {m: [p == g for p, g in zip(self.predictions[m], self.gold, strict=True)] for m in answered}, \
+            self._resamples
+
+    def paired(self, two_way: bool = False) -> pd.DataFrame:
+        """Every two models compared on the same texts, one row per pair:
+        ``a``, ``b``, their accuracies, ``difference`` (``b`` minus ``a``)
+        with its paired-bootstrap 95% interval (``difference_low`` /
+        ``difference_high``), how many texts only one of them got right,
+        McNemar's exact ``p`` (and ``p (Holm)``, adjusted for reading all the
+        pairs at once), the ``winner`` (or None) and the ``verdict`` as a
+        sentence. ``two_way=True``: on the two-way accuracy of :meth:`two_way`.
+        Models that answered no text at all are left out (they could only lose)."""
+        right, idx = self._right(two_way)
+        return paired_table(right, "two-way accuracy" if two_way else "accuracy", idx)
+
+    def pair(self, a: str, b: str, two_way: bool = False) -> pd.Series:
+        """The row of :meth:`paired` for models ``a`` and ``b`` (in either order): ``verdict``, ``winner``, …"""
+        table = self.paired(two_way)
+        row = table[((table["a"] == a) & (table["b"] == b)) | ((table["a"] == b) & (table["b"] == a))]
+        if not len(row):
+            raise BadInputError(f"no paired comparison of {a!r} and {b!r} here",
+                                f"compare two of the models that answered: {', '.join(self.predictions.columns)}")
+        return row.iloc[0]
+
+    def verdicts(self, two_way: bool = False) -> list[str]:
+        """The sentences of :meth:`paired`: "B beats A by 0.08 [0.02, 0.14] …"
+        or "A vs B: no detectable difference …"."""
+        return self.paired(two_way)["verdict"].tolist()
+
+    def leader(self, two_way: bool = False) -> str:
+        """One sentence: the model that beats every other one in a paired test,
+        or which models the highest-scoring one cannot be told apart from."""
+        return leader(self.paired(two_way), "two-way accuracy" if two_way else "accuracy")
+
+    def table(self) -> pd.DataFrame:
+        """``metrics`` for people, one row per model: each score with its 95% interval (``0.71 [0.64, 0.77]``)."""
+        from ..core.formatting import readable
+
+        cols = ["model", "texts", "errors", "accuracy", "accuracy_low", "accuracy_high", "macro-F1", "macro-F1_low",
+                "macro-F1_high", "$ per 1k texts", "texts/s"]
+        return readable(self.metrics[cols], drop_empty=False).set_index("model")
 
     def label_maps(self) -> dict[str, dict[str, str]]:
         """How each model's own labels were mapped onto negative/neutral/positive."""
@@ -211,9 +363,11 @@ class Evaluation:
 
     # ------------------------------------------------------------ display
     def __repr__(self) -> str:
-        best = self.metrics.sort_values("accuracy", ascending=False).iloc[0] if len(self.metrics) else None
-        top = f", best {best['model']} accuracy {best['accuracy']:.3f}" if best is not None else ""
-        return f"<Evaluation: {len(self.metrics)} models x {len(self.gold)} texts{top}>"
+        top = self.metrics.sort_values("accuracy", ascending=False).iloc[0] if len(self.metrics) else None
+        shown = (f", highest accuracy {top['model']} "
+                 f"{with_interval(top['accuracy'], top['accuracy_low'], top['accuracy_high'])}"
+                 if top is not None else "")
+        return f"<Evaluation: {len(self.metrics)} models x {len(self.gold)} texts{shown}>"
 
     def _repr_html_(self) -> str:
         from ..core.formatting import html_table, readable
@@ -228,8 +382,13 @@ class Evaluation:
                             for m, rw in zip(self.metrics["model"], self.metrics["random weights"], strict=True)]
         parts = [STYLE, "<div>",
                  f"<b>sentiment evaluation</b>: {len(self.metrics)} models × {len(self.gold)} texts; "
-                 "a failed input counts as wrong (see <code>errors</code>)",
+                 "a failed input counts as wrong (see <code>errors</code>); [brackets]: 95% interval",
                  html_table(readable(metrics, drop_empty=False))]
+        pairs = self.paired()
+        if len(pairs):
+            items = "".join(f"<li>{html.escape(v)}</li>" for v in pairs["verdict"])
+            parts.append("<p><b>Paired comparisons</b> (same texts; McNemar's exact test and a paired bootstrap "
+                         f"of the difference)</p><ul>{items}</ul><p>{html.escape(leader(pairs))}</p>")
         errs = self.metrics[self.metrics["errors"] > 0]
         if len(errs):
             first = self.errors.groupby("model")["error"].first()

@@ -66,24 +66,35 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
 
 
 def cascade(c: Cascade):
-    """Accuracy against $ per 1,000 inputs for every threshold, the two models alone marked."""
+    """Accuracy against $ per 1,000 inputs for every threshold on the test
+    texts (and, dashed, on the validation texts where the threshold is
+    chosen), the two models alone marked, the chosen threshold with its 95% interval."""
     import plotly.graph_objects as go
 
     df = c.table
     best = c.choose()
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=df["$ per 1k"], y=df["accuracy"], mode="lines+markers", name="cascade",
-                             customdata=df[["threshold", "sent on"]].values,
-                             hovertemplate="threshold %{customdata[0]:.2f}<br>sent on %{customdata[1]:.0%}"
-                                           "<br>accuracy %{y:.1%}<br>$%{x:.4f} per 1k<extra></extra>"))
+    hover = ("threshold %{customdata[0]:.2f}<br>sent on %{customdata[1]:.0%}"
+             "<br>accuracy %{y:.1%}<br>$%{x:.4f} per 1k<extra></extra>")
+    fig.add_trace(go.Scatter(x=df["$ per 1k"], y=df["accuracy"], mode="lines+markers", name="cascade (test texts)",
+                             customdata=df[["threshold", "sent on"]].values, hovertemplate=hover))
+    if c.validation_table is not None:
+        v = c.validation_table
+        fig.add_trace(go.Scatter(x=v["$ per 1k"], y=v["accuracy"], mode="lines", line={"dash": "dot"},
+                                 name="validation texts (threshold chosen here)",
+                                 customdata=v[["threshold", "sent on"]].values, hovertemplate=hover))
     for label, d, colour in ((f"{c.first} alone", c.first_only, "#2a9d8f"),
-                             (f"{c.fallback} alone", c.fallback_only, "#e76f51")):
+                             (f"{c.fallback_name} alone", c.fallback_only, "#e76f51")):
         fig.add_trace(go.Scatter(x=[d["$ per 1k"]], y=[d["accuracy"]], mode="markers+text", name=label, text=[label],
                                  textposition="bottom center", marker={"size": 12, "color": colour}))
     fig.add_trace(go.Scatter(x=[best["$ per 1k"]], y=[best["accuracy"]], mode="markers", name="chosen threshold",
+                             error_y={"type": "data", "symmetric": False,
+                                      "array": [best["accuracy_high"] - best["accuracy"]],
+                                      "arrayminus": [best["accuracy"] - best["accuracy_low"]]},
                              marker={"size": 16, "symbol": "star", "color": "black"},
                              hovertemplate=f"threshold {best['threshold']:.2f}<extra></extra>"))
-    fig.update_layout(title=f"Cascade {c.first} → {c.fallback}: accuracy vs cost across thresholds",
+    fig.update_layout(title=f"Cascade {c.first} → {c.fallback_name}: accuracy vs cost across thresholds "
+                            f"({c.n} test texts; threshold chosen on {c.chosen_on})",
                       xaxis_title="$ per 1,000 inputs", yaxis_title="accuracy", yaxis_tickformat=".0%", height=420)
     return fig
 

@@ -29,7 +29,8 @@ def _num(v: float, fmt: str) -> str:
 
 def tradeoff(ev: Evaluation, x: str = "$ per 1k texts", y: str = "accuracy"):
     """Accuracy (``y``) against cost, speed or latency (``x``: a column of
-    ``ev.metrics``), one bubble per model, sized by texts/s, coloured by family.
+    ``ev.metrics``), one bubble per model, sized by texts/s, coloured by family,
+    with the 95% interval of ``y`` as an error bar when ``ev.metrics`` has one.
     Models with no value for ``x`` or ``y`` (e.g. a closed model without a key)
     are named in the subtitle instead of silently missing."""
     import plotly.graph_objects as go
@@ -48,15 +49,18 @@ def tradeoff(ev: Evaluation, x: str = "$ per 1k texts", y: str = "accuracy"):
         custom = [[r["model"] + (" (random weights)" if r["random weights"] else ""), r["family"], r["accuracy"],
                    r["macro-F1"], _num(r["$ per 1k texts"], ".4g"), _num(r["texts/s"], ".3g"),
                    _num(r["mean latency (s)"], ".3g") + " s", int(r["errors"])] for _, r in part.iterrows()]
+        bars = ({"type": "data", "symmetric": False, "array": part[f"{y}_high"] - part[y],
+                 "arrayminus": part[y] - part[f"{y}_low"], "color": "#555", "thickness": 1}
+                if {f"{y}_low", f"{y}_high"} <= set(part.columns) else None)  # the 95% interval
         fig.add_trace(go.Scatter(
             x=part[x], y=part[y], mode="markers+text", name=str(family), text=part["model"], textposition="top center",
-            marker={"size": sizes, "color": FAMILY_COLORS.get(str(family), "#888"), "opacity": 0.8,
+            error_y=bars, marker={"size": sizes, "color": FAMILY_COLORS.get(str(family), "#888"), "opacity": 0.8,
                     "line": {"width": 1, "color": "#333"}},
             customdata=custom, hovertemplate=_HOVER))
     log_x = x in ("$ per 1k texts", "texts/s", "mean latency (s)") and len(shown) and (shown[x] > 0).all()
     sub = f"<br><sup>not shown (no {x} or {y}): {', '.join(missing)}</sup>" if missing else ""
     fig.update_layout(
-        title=f"{y} vs {x} — bubble size: texts/s{sub}", xaxis_title=x + (" (log scale)" if log_x else ""),
+        title=f"{y} vs {x} — bubble size: texts/s; bars: 95% interval{sub}", xaxis_title=x + (" (log scale)" if log_x else ""),
         yaxis_title=y, xaxis_type="log" if log_x else "linear", legend_title="family", height=450,
         template="plotly_white", margin={"t": 80})
     if y in ("accuracy", "macro-F1", "accuracy (answered only)"):
