@@ -373,7 +373,7 @@ def test_server_refusing_json_schema_falls_back_to_plain_prompting(key):
     for i in range(len(TEXTS)):
         r = run.result("fake-served", i)
         assert r.ok and r.output == "negative"
-        assert any("response_format" in n for n in r.notes)
+        assert any("response_format" in n for n in r.notes), r.notes
         assert r.cost_usd is None and "self-hosted" in r.cost_basis
     # at most one refused request per concurrently started input, then plain requests only
     refused = [b for b in fake.bodies() if "response_format" in b]

@@ -97,8 +97,8 @@ def plain_prompt(req: ChatRequest, by: str, why: str = "not supported") -> ChatR
     req.kwargs.pop("response_format", None)
     req.kwargs["messages"] = _with_instruction(req.kwargs["messages"], STRICT_LABEL_PROMPT)
     req.structured = "prompt"
-    req.notes.append(f"structured output: {why} by {by} (not sent); fallback: a strict prompt, the first label "
-                     "word parsed")
+    req.notes.append(f"structured output (response_format): {why} by {by} (not sent); fallback: a strict prompt, "
+                     "the first label word parsed")
     return req
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 import time
 from typing import Any
 
@@ -38,7 +39,9 @@ SENTIMENT_SCHEMA: dict[str, Any] = {
 }
 
 _lock = threading.Lock()
-_no_json_schema: set[tuple[int, str]] = set()  # (id of cached client, model) pairs that refused response_format
+# client -> models that refused response_format through it; weak keys, so a new client never inherits the
+# refusals of a dead one that happened to have the same id
+_no_json_schema: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     r = ctx.result(item)
     messages = zero_shot_messages(item[1])
@@ -55,7 +58,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
         r.error = error_info(exc)
         settle_cost(ctx, reserved, 0.0)
         return r
-    if req.structured == "json_schema" and (id(client), spec.ref) in _no_json_schema:
+    if req.structured == "json_schema" and spec.ref in _no_json_schema.get(client, ()):
         plain_prompt(req, who(spec), "refused earlier in this session")
     r.started_at = time.time()
     t0 = time.perf_counter()
@@ -67,7 +70,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
             if req.structured != "json_schema" or not _refuses_response_format(exc):
                 raise
             with _lock:
-                _no_json_schema.add((id(client), spec.ref))
+                _no_json_schema.setdefault(client, set()).add(spec.ref)
             plain_prompt(req, who(spec), "refused (response_format)")
             resp = run_with_deadline(lambda: client.chat.completions.create(**req.kwargs),
                                       deadline - (time.perf_counter() - t0))
