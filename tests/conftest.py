@@ -20,6 +20,16 @@ for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHR
              "MISTRAL_API_KEY"):
     os.environ.pop(name, None)
 
+# With pytest-xdist, each worker (and every kernel or server it starts) gets its share of the CPUs: torch's
+# threads in two processes on two cores, each wanting both, spin against each other (a notebook that serves a
+# model beside its kernel ran about 4x slower beside the browser pass). The browser pass's pod sets its own
+# from its CPU quota.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+if _WORKERS > 1:
+    _share = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
+    os.environ.setdefault("OPENCLOSED_THREADS", _share)
+    os.environ.setdefault("OMP_NUM_THREADS", _share)
+
 
 @pytest.fixture(autouse=True)
 def oc_settings(tmp_path, monkeypatch):
