@@ -185,7 +185,41 @@ def test_adherence_reports_seen_and_held_out_pairs_separately():
     ad = oc.adherence(run)
     assert set(ad.rows["split"]) == {"seen", "held-out"} and len(ad.rows) == 2  # the lighthouse is not judged
     assert 0.0 <= ad.share("seen") <= 1.0
-    assert set(ad.summary.columns) >= {"model", "split", "images", "shape_and_colour"}
+    assert set(ad.summary.columns) >= {"model", "split", "images", "shape_and_colour", "low", "high", "chance",
+                                       "unsure"}
+    assert ad.chance == pytest.approx(1 / 24) and "[" in ad._repr_html_() and "chance" in ad._repr_html_()
+
+
+def test_the_judge_scores_a_drawing_under_the_wrong_caption_zero_and_can_be_unsure():
+    from openclosed.tasks.image_adherence import judge
+
+    imgs, ds = shapes.dataset(8, seed=77)
+    right = [f"a large {d.colour} {d.shape}" for d in ds]
+    # every caption names another colour AND another shape than the one drawn
+    wrong = [f"a large {next(c for c in shapes.COLOURS if c != d.colour)} "
+             f"{next(s for s in shapes.SHAPES if s != d.shape)}" for d in ds]
+    good, bad = judge(imgs, right), judge(imgs, wrong)
+    assert good.rows["match"].sum() >= 7 and not good.rows["unsure"].any()
+    assert bad.rows["match"].sum() == 0
+    assert bad.summary["shape_and_colour"].sum() == 0 and (bad.summary["low"] == 0).all()
+    # a judge that demands more than certainty is unsure of everything, and an unsure reading never matches
+    strict = judge(imgs, right, unsure_below=1.01)
+    assert strict.rows["unsure"].all() and strict.rows["match"].sum() == 0
+    assert judge([None], ["a red circle"]).rows["match"].sum() == 0  # a missing image does not match
+    lo, hi = good.interval("seen")
+    assert lo <= good.share("seen") <= hi
+
+
+def test_random_weights_score_near_chance_and_mini_sd_well_above():
+    prompts = [f"a large {c} {s} on a white background" for c, s in shapes.SEEN[::2][:8]]
+    rand = oc.adherence(oc.compare("image-generation", ["tiny-sd-random"], prompts, steps=2, cache="off",
+                                   progress=False))
+    mini = oc.adherence(oc.compare("image-generation", ["mini-sd"], prompts, steps=8, cache="off", progress=False))
+    chance = rand.chance
+    r_low, _ = rand.interval("seen")
+    m_low, _ = mini.interval("seen")
+    assert r_low <= chance, rand.summary  # random weights: not detectably better than guessing
+    assert m_low > 5 * chance, mini.summary  # the trained model: its whole interval far above it
 
 
 # ------------------------------------------------------------------ edge cases: refused before any model runs

@@ -25,6 +25,13 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "shape_classifier.sa
 SHAPE_NAMES = shapes.SHAPES
 COLOUR_NAMES = tuple(shapes.COLOURS)
 ALL_PAIRS = tuple((c, s) for c in COLOUR_NAMES for s in SHAPE_NAMES)
+CHANCE = 1 / len(ALL_PAIRS)
+"""The share a judge guessing uniformly would call a match: one colour + shape pair in 24."""
+UNSURE_BELOW = 0.5
+"""A reading is "unsure" when the classifier gives its best shape or its best colour less than even odds
+(softmax probability below this). Fixed in advance, not tuned on generated pictures; on fresh clean drawings
+fewer than 1% fall below it. The softmax of a network never trained on garbage can still be confident about
+garbage: "unsure" catches ambiguous pictures, not every unreadable one."""
 
 
 def build(seed: int = 0) -> Any:
@@ -119,6 +126,24 @@ def predict(net: Any, images: list[Any]) -> list[tuple[str, str]]:
     with torch.no_grad():
         s, c = net(_tensor(images))
     return [(COLOUR_NAMES[int(ci)], SHAPE_NAMES[int(si)]) for si, ci in zip(s.argmax(1), c.argmax(1))]
+
+
+def read(net: Any, images: list[Any], unsure_below: float = UNSURE_BELOW) -> list[tuple[str, str, float, bool]]:
+    """Per PIL picture: (colour, shape, confidence, unsure). ``confidence`` is the smaller of the best shape's and
+    the best colour's softmax probability; ``unsure`` is ``confidence < unsure_below``."""
+    import torch
+
+    if not images:
+        return []
+    with torch.no_grad():
+        s, c = net(_tensor(images))
+    ps, pc = s.softmax(1), c.softmax(1)
+    out = []
+    for i in range(len(images)):
+        si, ci = int(ps[i].argmax()), int(pc[i].argmax())
+        conf = float(min(ps[i, si], pc[i, ci]))
+        out.append((COLOUR_NAMES[ci], SHAPE_NAMES[si], conf, conf < unsure_below))
+    return out
 
 
 def accuracy(net: Any, n: int = 600, seed: int = TEST_SEED) -> dict[str, float]:

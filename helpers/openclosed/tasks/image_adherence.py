@@ -1,9 +1,11 @@
 """Does the picture show what the prompt asked for? For prompts about drawn
 shapes ("a red circle ..."), the shape + colour classifier
 (:mod:`openclosed.catalog.shape_classifier`) reads every generated image and
-the share whose shape AND colour match the prompt is reported, separately for
+the share whose shape AND colour match the prompt is reported with its 95%
+Wilson interval and beside the chance rate (1 in 24 pairs), separately for
 colour + shape pairs the mini Stable Diffusion saw in training and pairs held
-out from it (notebook 03)."""
+out from it (notebook 03). A reading the classifier is unsure of (less than
+even odds for its best shape or colour) is "unsure" and never a match."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from ..catalog import shape_classifier, shapes
 from ..core.errors import BadInputError
+from ..engine.stats import wilson
 
 
 def adherence_prompts(per_pair: int = 3) -> list[str]:
@@ -23,60 +26,110 @@ def adherence_prompts(per_pair: int = 3) -> list[str]:
 
 @dataclass
 class Adherence:
-    """Per image: what was asked, what the classifier read, whether it matches; ``summary`` per model and split."""
+    """Per image: what was asked, what the classifier read (and how sure), whether it matches; ``summary`` per
+    model and split, with Wilson intervals and the chance rate."""
 
-    rows: Any  # DataFrame: model, prompt, seed, asked_colour, asked_shape, split, read_colour, read_shape, match
+    rows: Any  # DataFrame: model, prompt, seed, asked_colour, asked_shape, split, read_colour, read_shape,
+    #            confidence, unsure, shape_ok, colour_ok, match, error
+
+    chance: float = shape_classifier.CHANCE
 
     @property
     def summary(self) -> Any:
-        """One row per (model, split): images, share matching shape and colour (and each alone)."""
-        df = self.rows
-        g = df.groupby(["model", "split"], sort=False)
-        out = g.agg(images=("match", "size"), shape_and_colour=("match", "mean"), shape=("shape_ok", "mean"),
-                    colour=("colour_ok", "mean"))
-        return out.reset_index()
+        """One row per (model, split): images, matches, share matching shape and colour with its 95% Wilson
+        interval (``low``, ``high``), the chance rate, the share the judge was unsure of, and shape / colour alone."""
+        import pandas as pd
+
+        out = []
+        for (model, split), g in self.rows.groupby(["model", "split"], sort=False):
+            k, n = int(g["match"].sum()), len(g)
+            low, high = wilson(k, n)
+            out.append({"model": model, "split": split, "images": n, "matches": k,
+                        "shape_and_colour": k / n if n else float("nan"), "low": low, "high": high,
+                        "chance": self.chance, "unsure": float(g["unsure"].mean()),
+                        "shape": float(g["shape_ok"].mean()), "colour": float(g["colour_ok"].mean())})
+        return pd.DataFrame(out)
+
+    def _subset(self, split: str, model: str | None) -> Any:
+        df = self.rows[self.rows["split"] == split]
+        return df[df["model"] == model] if model is not None else df
 
     def share(self, split: str, model: str | None = None) -> float:
         """Share of ``split`` ("seen" / "held-out") images whose shape and colour match (of ``model``, or all)."""
-        df = self.rows[self.rows["split"] == split]
-        if model is not None:
-            df = df[df["model"] == model]
+        df = self._subset(split, model)
         return float(df["match"].mean()) if len(df) else float("nan")
+
+    def interval(self, split: str, model: str | None = None) -> tuple[float, float]:
+        """The 95% Wilson interval of :meth:`share`."""
+        df = self._subset(split, model)
+        return wilson(int(df["match"].sum()), len(df))
 
     def _repr_html_(self) -> str:
         s = self.summary.copy()
-        for c in ("shape_and_colour", "shape", "colour"):
-            s[c] = (s[c] * 100).map("{:.0f}%".format)
-        return s.to_html(index=False)
+        s["shape_and_colour"] = [f"{v:.0%} [{lo:.0%}, {hi:.0%}]"
+                                 for v, lo, hi in zip(s["shape_and_colour"], s["low"], s["high"])]
+        for c in ("chance", "unsure", "shape", "colour"):
+            s[c] = s[c].map("{:.0%}".format)
+        s = s.drop(columns=["low", "high"]).rename(columns={"shape_and_colour": "shape and colour [95% CI]"})
+        return (s.to_html(index=False) + f"<p>chance: a judge guessing one of {len(shape_classifier.ALL_PAIRS)} "
+                f"colour + shape pairs would match {self.chance:.0%} of the time; unsure readings never match.</p>")
 
 
-def adherence(run: Any, classifier: Any = None, seed_of: dict[int, int] | None = None) -> Adherence:
+def _rows(model: str, seed: Any, prompts: list[str], images: list[Any], errors: list[Any], net: Any,
+          unsure_below: float) -> list[dict]:
+    read = iter(shape_classifier.read(net, [im for im in images if im is not None], unsure_below))
+    rows = []
+    for prompt, image, error in zip(prompts, images, errors):
+        colour, shape = shapes.parse_prompt(prompt)
+        got_c, got_s, conf, unsure = next(read) if image is not None else (None, None, float("nan"), True)
+        split = ("not judged" if colour is None or shape is None
+                 else "held-out" if (colour, shape) in shapes.HELD_OUT else "seen")
+        rows.append({"model": model, "prompt": prompt, "seed": seed, "asked_colour": colour, "asked_shape": shape,
+                     "split": split, "read_colour": got_c, "read_shape": got_s, "confidence": conf,
+                     "unsure": unsure, "shape_ok": not unsure and got_s == shape,
+                     "colour_ok": not unsure and got_c == colour,
+                     "match": not unsure and (got_c, got_s) == (colour, shape),
+                     "error": str(error) if error else None})
+    return rows
+
+
+def _adherence(rows: list[dict]) -> Adherence:
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    judged = df["split"] != "not judged"
+    return Adherence(df[judged].reset_index(drop=True) if judged.any() else df)
+
+
+def judge(images: list[Any], prompts: list[str], classifier: Any = None, model: str = "",
+          unsure_below: float = shape_classifier.UNSURE_BELOW) -> Adherence:
+    """Judge PIL ``images`` against their captions ``prompts`` (a missing image, ``None``, never matches)."""
+    if len(images) != len(prompts):
+        raise BadInputError(f"{len(images)} images for {len(prompts)} prompts", "pass one prompt per image")
+    net = classifier or shape_classifier.load()
+    return _adherence(_rows(model, None, list(prompts), list(images), [None] * len(images), net, unsure_below))
+
+
+def adherence(run: Any, classifier: Any = None, seed_of: dict[int, int] | None = None,
+              unsure_below: float = shape_classifier.UNSURE_BELOW) -> Adherence:
     """Judge every image of an image-generation :class:`~openclosed.engine.results.Comparison` (or a list of them).
 
     Only prompts that name a colour and a shape are judged (others are listed with ``split`` "not judged").
-    Failed results count as not matching: a missing image does not follow its prompt.
+    Failed results count as not matching: a missing image does not follow its prompt. Neither does a picture the
+    classifier is unsure of (its best shape or colour below ``unsure_below``).
     """
-    import pandas as pd
-
     runs = run if isinstance(run, (list, tuple)) else [run]
     if not runs or any(getattr(r, "task", None) != "image-generation" for r in runs):
         raise BadInputError("adherence() needs image-generation runs",
                             'pass run = oc.compare("image-generation", ["mini-sd"], prompts)')
     net = classifier or shape_classifier.load()
-    rows = []
+    rows: list[dict] = []
     for one in runs:
         seed = one.manifest.get("params", {}).get("seed")
-        results = list(one.results)
-        read = iter(shape_classifier.predict(net, [r.image for r in results if r.image is not None]))
-        for r in results:
-            colour, shape = shapes.parse_prompt(r.input)
-            got = next(read) if r.image is not None else (None, None)
-            split = ("not judged" if colour is None or shape is None
-                     else "held-out" if (colour, shape) in shapes.HELD_OUT else "seen")
-            rows.append({"model": r.model, "prompt": r.input, "seed": seed, "asked_colour": colour,
-                         "asked_shape": shape, "split": split, "read_colour": got[0], "read_shape": got[1],
-                         "shape_ok": got[1] == shape, "colour_ok": got[0] == colour,
-                         "match": got == (colour, shape), "error": str(r.error) if r.error else None})
-    df = pd.DataFrame(rows)
-    return Adherence(df[df["split"] != "not judged"].reset_index(drop=True) if (df["split"] != "not judged").any()
-                     else df)
+        by_model: dict[str, list[Any]] = {}
+        for r in one.results:
+            by_model.setdefault(r.model, []).append(r)
+        for model, results in by_model.items():
+            rows += _rows(model, seed, [r.input for r in results], [r.image for r in results],
+                          [r.error for r in results], net, unsure_below)
+    return _adherence(rows)
