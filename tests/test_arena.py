@@ -284,3 +284,15 @@ def test_plots_show_intervals_and_say_simulated():
     assert "SIMULATED" in fig.layout.title.text
     heat = oc.winrate_plot(r).data[0]
     assert np.allclose(np.nan_to_num(np.array(heat.z, dtype=float) + np.array(heat.z, dtype=float).T, nan=1.0), 1.0)
+
+
+def test_the_rating_difference_has_its_own_bootstrap_interval():
+    v = oc.simulate_votes({"a": 1060, "b": 1000, "c": 1040}, 300, seed=0)
+    board = oc.bradley_terry(v, rounds=100, seed=0)
+    d, low, high = board.difference("a", "b")
+    assert low <= d <= high and d == pytest.approx(board.rating("a") - board.rating("b"))
+    back = board.difference("b", "a")
+    assert back[0] == pytest.approx(-d) and back[1] == pytest.approx(-high) and back[2] == pytest.approx(-low)
+    t = board.table.set_index("contestant")
+    # here the two separate intervals overlap, yet the difference's interval excludes 0: the order is supported
+    assert t.loc["b", "upper"] > t.loc["a", "lower"] and low > 0

@@ -103,7 +103,8 @@ def pick_dtype(device: str) -> tuple[str, str]:
         return "float16", "Apple GPU"
     told = " (OPENCLOSED_NATIVE_BF16)" if os.environ.get("OPENCLOSED_NATIVE_BF16", "").strip() in ("0", "1") else ""
     if cpu_has_native_bf16():
-        return "bfloat16", f"CPU has native bfloat16 (AVX512-BF16/AMX){told}: ~1.6x faster decoding"
+        return "bfloat16", (f"CPU has native bfloat16 (AVX512-BF16/AMX){told}: half the bytes per weight "
+                            "(whether it decodes faster here is not measured)")
     return "float32", f"CPU without native bfloat16{told}: bfloat16 would be slow here"
 
 

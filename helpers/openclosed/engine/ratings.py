@@ -171,6 +171,18 @@ class Ratings:
     def rating(self, name: str) -> float:
         return float(self.table.set_index("contestant").loc[name, "rating"])
 
+    def difference(self, a: str, b: str) -> tuple[float, float, float]:
+        """(rating of ``a`` minus rating of ``b``, and its 95% interval from the same bootstrap rounds). The
+        order of ``a`` and ``b`` is supported by the votes when the interval excludes 0 -- a question the two
+        separate intervals cannot answer (they can overlap while the difference's interval excludes 0)."""
+        import numpy as np
+
+        d = self.rating(a) - self.rating(b)
+        if not len(self.samples):
+            return d, float("nan"), float("nan")
+        diffs = (self.samples[a] - self.samples[b]).to_numpy()
+        return d, float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
+
     def __repr__(self) -> str:
         return f"<Ratings of {len(self.table)} contestants from {self.votes} votes>\n{self.table.to_string(index=False)}"
 

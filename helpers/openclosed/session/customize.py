@@ -26,6 +26,7 @@ from ..core.errors import BadParameterError
 from ..core.labelled_data import review_lines, sentiment_data
 from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
 from ..core.machine import give_back_memory
+from ..engine.pricing import api_cost
 from ..engine.trainedcache import data_hash, source_hash, trained_once
 from ..tasks import finetune as finetune_module
 from ..tasks import lora as lora_module
@@ -77,7 +78,7 @@ def finetune_classifier(train=None, *, method: str = "encoder", base: str = "min
 
     ``method``: ``"encoder"`` (default; the encoder's mean-pooled embeddings
     through a linear head, trained with cross-entropy, then a
-    logistic-regression head as in SetFit; 4 epochs, lr 1e-4, batch 16),
+    logistic-regression head fitted on the new embeddings; 4 epochs, lr 1e-4, batch 16),
     ``"contrastive"`` (a contrastive loss instead; 2 epochs, lr 2e-4, batch
     32) or ``"head"`` (a new classification head on the first token; 4 epochs,
     lr 1e-4, batch 16). The word embeddings stay frozen in all three.
@@ -310,7 +311,12 @@ def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int
     vendor's dated fine-tuning price for ``epochs`` epochs, next to what
     ``run`` cost on this machine (its training time at
     ``settings.local_usd_per_hour``). Tokens are counted with SmolLM2's
-    tokenizer, a stand-in for the vendor's (the count differs somewhat)."""
+    tokenizer, a stand-in for the vendor's (the count differs somewhat).
+
+    Training is not the only bill: the vendor's row also gives the fine-tuned
+    model's price per 1M input tokens and how many times the base model's
+    price (from the price table) that is — paid on every call, for as long as
+    it is used."""
     import pandas as pd
 
     from ..core.labels import zero_shot_messages
@@ -325,13 +331,18 @@ def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int
              for t, lab in zip(train["text"], train["label"], strict=True)]
     tokens = sum(len(ids) for ids in tok(chats, add_special_tokens=False)["input_ids"])
     price = usd_per_1m_training_tokens or VENDOR_FINE_TUNING["usd_per_1m_training_tokens"]
+    tuned_in, _ = VENDOR_FINE_TUNING["fine-tuned model, usd per 1M input / output tokens"]
+    base_in, _ = api_cost(VENDOR_FINE_TUNING["model"], VENDOR_FINE_TUNING["vendor"].lower(), 1_000_000, 0)
     rows = [{"where": f"{VENDOR_FINE_TUNING['vendor']} fine-tuning ({VENDOR_FINE_TUNING['model']})",
              "training tokens": tokens * epochs, "epochs": epochs, "$": tokens * epochs * price / 1e6,
+             "then $ per 1M input tokens": tuned_in,
+             "x base model per call": tuned_in / base_in if base_in else None,
              "price basis": f"${price:g} per 1M training tokens, {VENDOR_FINE_TUNING['as of']}, "
                             f"{VENDOR_FINE_TUNING['source']}", "texts leave your machine": "yes"}]
     if run is not None:
         rows.append({"where": f"this machine: {run.method} of {run.base_model}", "training tokens": None,
                      "epochs": run.hyperparameters.get("epochs"), "$": run.train_s / 3600 * settings.local_usd_per_hour,
+                     "then $ per 1M input tokens": None, "x base model per call": None,
                      "price basis": f"{run.train_s:.0f} s at ${settings.local_usd_per_hour:g}/hour "
                                     "(oc.setup(local_usd_per_hour=...))", "texts leave your machine": "no"})
     return pd.DataFrame(rows)

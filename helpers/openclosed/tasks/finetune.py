@@ -3,12 +3,14 @@ two ways, each with train and validation accuracy after every epoch so
 overfitting shows, and a run record (seeds, data split, hyper-parameters,
 losses, time) saved next to the weights:
 
-* :func:`train_encoder` (SetFit style): the sentence-transformers encoder
+* :func:`train_encoder`: the sentence-transformers encoder
   (mean pooling, as it was pre-trained) is trained with sentence-transformers'
   own trainer, by cross-entropy through a linear head (``objective="labels"``)
   or a contrastive loss (``"triplet"``), then a logistic-regression head is
   fitted on the new embeddings and saved with it (``sentiment_head.json``,
-  read by the ``embedding`` backend).
+  read by the ``embedding`` backend). Only the contrastive objective is close
+  to SetFit (which trains the encoder on pairs, then fits a head); the
+  default, cross-entropy through a head, is plain supervised fine-tuning.
 * :func:`train_classifier`: a new classification head on the encoder's
   first-token output (``AutoModelForSequenceClassification``) trained with
   cross-entropy (``transformers.Trainer``).
@@ -309,7 +311,7 @@ def _embed(encoder, texts: list[str]):
 
 
 def fit_head(encoder, texts: list[str], labels: list[str], seed: int = 0, x=None):
-    """A logistic regression on the normalised embeddings of ``texts`` (the SetFit head); ``x``: those
+    """A logistic regression on the normalised embeddings of ``texts``; ``x``: those
     embeddings when already computed."""
     from sklearn.linear_model import LogisticRegression
 
@@ -404,7 +406,7 @@ def train_encoder(
 ) -> TrainingRun:
     """Train the sentence-transformers encoder in ``base_folder`` (mean
     pooling, as it was pre-trained) on ``train`` (``text``, ``label``), then
-    fit a logistic-regression head on its embeddings (SetFit style).
+    fit a logistic-regression head on its embeddings.
 
     ``objective="labels"``: cross-entropy through a linear head on the
     normalised embeddings (the head is trained with the encoder, then replaced
