@@ -197,3 +197,21 @@ def hub_reachable(timeout: float = 1.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def memory_bandwidth_gbs(mb: int = 256, repeats: int = 3) -> float:
+    """This machine's memory bandwidth as one process sees it, measured: the best of ``repeats`` copies of an
+    ``mb`` MB array (bytes read plus bytes written, per second, in GB/s). A rough ceiling for how fast weights
+    can be read; it varies from run to run on a shared machine."""
+    import time
+
+    import numpy as np
+
+    src = np.ones(mb * 2**20 // 8)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t)
+    return 2 * src.nbytes / best / 1e9
