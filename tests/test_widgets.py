@@ -28,9 +28,30 @@ def test_sentiment_panel_shows_every_model_side_by_side():
     assert "Done in" in panel.status.value and "failed" not in panel.status.value
 
 
-def test_default_models_come_from_the_profile():
-    panel = ComparePanel()
-    assert list(panel.models_select.value) == oc.catalog.default_models("sentiment", "offline")
+def test_default_models_come_from_the_profile_and_can_run(monkeypatch):
+    from openai_fakes import use_key
+
+    profile = oc.catalog.default_models("sentiment", "offline")
+    assert "gpt-6-luna" in profile
+    panel = ComparePanel()  # no key in the tests: the closed model is offered but not ticked
+    assert list(panel.models_select.value) == [m for m in profile if m != "gpt-6-luna"]
+    assert "gpt-6-luna" in panel.models_select.options
+    use_key(monkeypatch)
+    assert list(ComparePanel().models_select.value) == profile
+
+
+def test_sentiment_scores_say_what_they_are():
+    panel = ComparePanel("sentiment", ["vader", "minilm-lr"])
+    panel.text.value = "I love this, it is wonderful!\nThis is terrible and I hate it."
+    run = panel.run()
+    shown = _shown(panel)
+    pos, neg = run.result("vader", 0), run.result("vader", 1)
+    assert pos.output == "positive" and f"(compound +{pos.confidence:.2f})" in shown
+    assert neg.output == "negative" and f"(compound -{neg.confidence:.2f})" in shown
+    assert "not a probability" in shown  # the tooltip says what the number is
+    clf = run.result("minilm-lr", 0)
+    assert f"(p {clf.confidence:.2f})" in shown
+    assert f"</b> ({pos.confidence:.2f})" not in shown  # no bare number that reads like "% sure"
 
 
 def test_a_failing_model_shows_its_error_in_its_own_cell():
