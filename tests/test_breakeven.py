@@ -114,3 +114,52 @@ def test_chart_marks_the_break_even_point_and_the_panel_recomputes():
     assert "break-even" in panel.note.value and "Left out" in panel.note.value
     (shown,) = panel.figure.outputs  # the chart is inside the panel, not an empty entry
     assert "application/vnd.plotly.v1+json" in shown["data"]
+
+
+def test_choosing_another_instance_does_not_keep_the_cpus_throughput():
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, input_tokens=60, output_tokens=150)
+    assert panel.speed.value == 20.0 and "measured" in panel.speed_note.value and "⚠" not in panel.speed_note.value
+    panel.instance.value = "gpu"
+    assert not panel.speed_is_measured_here
+    assert "⚠" in panel.speed_note.value and "measured on" in panel.speed_note.value and "GPU" in panel.speed_note.value
+    assert "another machine's tokens/s" in panel.note.value
+    panel.speed.value = 400.0  # the GPU's own measurement, typed in
+    assert panel.current().seconds_per_request == pytest.approx(150 / 400.0)
+    assert panel.speed_is_measured_here and "⚠" not in panel.speed_note.value
+    panel.instance.value = "cpu"
+    assert panel.speed.value == 20.0 and panel.current().seconds_per_request == pytest.approx(150 / 20.0)
+    panel.instance.value = "gpu"
+    assert panel.speed.value == 400.0  # what was typed for the GPU is remembered
+
+    given = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, output_tokens=150, throughputs={"gpu": 500.0})
+    given.instance.value = "gpu"
+    assert given.current().seconds_per_request == pytest.approx(150 / 500.0) and "⚠" not in given.speed_note.value
+    on_gpu = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=300.0, output_tokens=150, instance="gpu")
+    assert on_gpu.speed_is_measured_here and on_gpu.speed.value == 300.0  # measured on the instance it starts with
+
+
+def test_a_typed_volume_is_kept_exactly_and_read_like_a_person_would():
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, volume=1_000_000)
+    assert panel.volume_label.value.startswith("1M") and not panel.volume_slider.readout
+    panel.volume.value = 30_000_000
+    assert panel.volume.value == 30_000_000 and panel.volume_label.value.startswith("30M")
+    assert "At 30M requests/month" in panel.note.value
+    assert panel.volume_slider.value == pytest.approx(30_000_000, rel=0.03)  # the slider follows, roughly
+    panel.volume_slider.value = 10**5
+    assert panel.volume.value == 100_000 and "At 100k requests/month" in panel.note.value
+    assert "instance" in panel.note.value and "instance(s)" not in panel.note.value
+
+
+def test_instance_names_are_shown_whole():
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0)
+    assert [label for label, _ in panel.instance.options] == [i.label() for i in INSTANCES.values()]
+    assert any(len(i.label()) > 90 for i in INSTANCES.values())
+    assert panel.instance.tooltip == INSTANCES["cpu"].label()
+    panel.instance.value = "gpu"
+    assert panel.instance.tooltip == INSTANCES["gpu"].label()
+
+
+def test_money_reads_in_whole_dollars_from_a_hundred():
+    from openclosed.views.cost import _money
+
+    assert _money(66828.58) == "$66,829" and _money(12.345) == "$12.35" and _money(0.01234) == "$0.0123"

@@ -125,6 +125,14 @@ def count(v: Any) -> str:
     return NA if missing(v) else f"{int(v):,}"
 
 
+def plural(n: Any, word: str, many: str | None = None) -> str:
+    """A count with its noun agreeing: "1 token", "2 tokens", "1,000 votes";
+    ``many`` for an irregular plural ("1 query", "3 queries")."""
+    if missing(n):
+        return f"{NA} {many or word + 's'}"
+    return f"{count(n)} {word if int(n) == 1 else many or word + 's'}"
+
+
 def with_interval(value: Any, low: Any, high: Any, signed: bool = False) -> str:
     """A score with its 95% interval, two decimals: ``0.71 [0.64, 0.77]``
     (``+0.08 [+0.02, +0.14]`` when ``signed``); the value alone when the interval is missing."""

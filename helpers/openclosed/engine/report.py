@@ -16,6 +16,26 @@ if TYPE_CHECKING:
 STYLE = _STYLE  # re-exported for the task views
 
 
+def confidence_text(r: Result) -> tuple[str, str]:
+    """What a sentiment result's score is, said so it cannot be misread:
+    ``("compound +0.18", tooltip)`` for VADER (a lexicon score in -1..1, not
+    a probability), ``("p 0.93", ...)`` for a classifier's probability,
+    ``("self-reported 0.90", ...)`` for a closed model's own guess."""
+    c = r.confidence
+    if c is None:
+        return "", ""
+    if r.backend == "vader":
+        if r.output == "neutral":  # stored as 1 - |compound|
+            return (f"compound ±{1 - c:.2f}", ("VADER's compound score (-1..1) is near 0: neutral; "
+                                               "a lexicon score, not a probability"))
+        sign = "-" if r.output == "negative" else "+"
+        return (f"compound {sign}{c:.2f}", ("VADER's compound score (-1 most negative .. +1 most positive): "
+                                            "a lexicon score, not a probability of being right"))
+    if r.backend == "openai":
+        return f"self-reported {c:.2f}", "the confidence the model wrote in its answer (0..1), not a measured probability"
+    return f"p {c:.2f}", "the classifier's probability for this label (0..1)"
+
+
 def result_cell(r: Result) -> str:
     """One result as an HTML table cell body."""
     parts = []
@@ -27,7 +47,8 @@ def result_cell(r: Result) -> str:
     if r.output is not None and r.output != "":
         text = html.escape(str(r.output))
         if r.confidence is not None:
-            text = f"<b>{text}</b> ({r.confidence:.2f})"
+            shown, meaning = confidence_text(r)
+            text = f"<b>{text}</b> <span title='{html.escape(meaning, quote=True)}'>({html.escape(shown)})</span>"
         parts.append(text if r.task == "sentiment" else f"<div style='white-space:pre-wrap'>{text}</div>")
     meta = [duration(r.latency_s) if r.latency_s is not None else ""]
     if r.ttft_s is not None:

@@ -59,18 +59,21 @@ class ComparisonRun:
     ``params``: the task's validated parameters. ``cache``: the response
     cache in this call's mode. ``backends``: model name -> backend module.
     ``load_local(spec)``: loads a local model once per kernel (through the
-    model cache). ``on_partial``, ``cancel``, ``progress``: as in
-    :func:`openclosed.compare`. Use once: ``ComparisonRun(...).execute()``.
+    model cache). ``on_partial``, ``on_loaded``, ``on_result``, ``cancel``,
+    ``progress``: as in :func:`openclosed.compare`. Use once: ``ComparisonRun(...).execute()``.
     """
 
     def __init__(self, task: str, specs: list[ModelSpec], texts: list[str], params: dict[str, Any],
                  settings: Settings, cache: ResponseCache, *, backends: dict[str, Backend],
                  load_local: Callable[[ModelSpec], Loaded], on_partial: Callable[[str, int, str], None] | None = None,
-                 cancel: threading.Event | None = None, progress: bool = True) -> None:
+                 cancel: threading.Event | None = None, progress: bool = True,
+                 on_loaded: Callable[[str, float], None] | None = None,
+                 on_result: Callable[[Result], None] | None = None) -> None:
         self.task, self.specs, self.texts, self.params = task, specs, texts, params
         self.settings, self.cache = settings, cache
         self.backends, self.load_local = backends, load_local
         self.on_partial, self.cancel, self.progress = on_partial, cancel, progress
+        self.on_loaded, self.on_result = on_loaded, on_result
         # Filled in as answers arrive, from the calling thread and the API threads: written under _lock.
         self.results: dict[tuple[str, int], Result] = {}
         self.label_maps: dict[str, dict[str, str]] = {}  # sentiment: each model's labels -> ours (cached ones too)
@@ -160,7 +163,9 @@ class ComparisonRun:
                          emit=lambda r: self._collect(self._mark(r), key=keys.get(r.input_index),
                                                       label_map=ctx.label_map, endpoint=endpoint))
         try:
+            loading = time.perf_counter()
             ctx.loaded = self.load_local(spec) if backend.LOCAL else backend.load(spec, self.settings)
+            _tell(self.on_loaded, spec.name, time.perf_counter() - loading)
             if backend.LOCAL:
                 self.loaded_as[spec.name] = _how_loaded(ctx.loaded)
             backend.run(ctx.loaded, pending, ctx)
@@ -202,6 +207,7 @@ class ComparisonRun:
             self._bar.update(1)
         if key and r.ok and r.cache == "miss":
             self.cache.put(key, r.to_cache_entry(endpoint=endpoint, label_map=label_map))
+        _tell(self.on_result, r)
 
     def _mark(self, r: Result) -> Result:
         if self.cache.mode == "off":
@@ -218,6 +224,15 @@ class ComparisonRun:
             label_maps={n: self.label_maps[n] for n in names if n in self.label_maps},
             endpoints=self.endpoints, loaded=self.loaded_as)
         return Comparison(self.task, names, self.texts, ordered, manifest)
+
+
+def _tell(callback: Callable[..., None] | None, *args: Any) -> None:
+    """Hand ``args`` to a display callback; a callback's failure never breaks a run."""
+    if callback is not None:
+        try:
+            callback(*args)
+        except Exception:
+            pass
 
 
 def _how_loaded(loaded: Loaded) -> dict[str, Any]:

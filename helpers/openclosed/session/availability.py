@@ -27,6 +27,17 @@ def why_not(spec: ModelSpec, s: Settings | None = None) -> str:
     return ""
 
 
+def missing_key(name: str, s: Settings | None = None) -> str:
+    """Why model ``name`` cannot be called now for want of a key ("" when it
+    runs here or has its key): panels leave such models unticked at first."""
+    from ..catalog.registry import get_model
+
+    spec = get_model(name)
+    backend = get_backend(spec.backend)
+    check = getattr(backend, "missing_key", None)
+    return check(spec, s or get_settings()) if check is not None and not backend.LOCAL else ""
+
+
 def usable_models(task: str, s: Settings | None = None) -> tuple[list[str], dict[str, str]]:
     """(names usable for ``task`` here, {name: why not} for the rest)."""
     s = s or get_settings()
@@ -39,6 +50,15 @@ def usable_models(task: str, s: Settings | None = None) -> tuple[list[str], dict
             else:
                 ok.append(spec.name)
     return ok, not_ok
+
+
+def default_ticked(task: str, options: list[str], s: Settings | None = None) -> list[str]:
+    """The active profile's models for ``task`` that can run here now: usable
+    (in ``options``) and, for closed models, with a key."""
+    from ..catalog.registry import default_models
+
+    s = s or get_settings()
+    return [m for m in default_models(task, s.profile) if m in options and not missing_key(m, s)]
 
 
 def available_models(task: str) -> list[str]:

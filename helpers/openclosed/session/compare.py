@@ -51,7 +51,7 @@ def _check_inputs(inputs: Any) -> list[str]:
 
 def compare(task: str, models: list[str] | str | None = None, inputs: list[str] | str | None = None, *,
             cache: str | None = None, progress: bool = True, on_partial=None, cancel: threading.Event | None = None,
-            **params: Any) -> Comparison:
+            on_loaded=None, on_result=None, **params: Any) -> Comparison:
     """Run ``inputs`` through every model in ``models`` for ``task``.
 
     ``task``: ``"sentiment"``, ``"text-generation"`` or ``"image-generation"``.
@@ -60,7 +60,13 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
     ``write``, ``off``; default from :func:`openclosed.setup`).
     ``on_partial(model, input_index, text_so_far)`` receives streamed text (a
     :class:`~openclosed.engine.context.Partial`: a ``str`` with live ``tokens``,
-    ``ttft_s`` and ``tokens_per_s``). ``cancel``: a ``threading.Event``; once
+    ``ttft_s`` and ``tokens_per_s``; ``ttft_s`` counts from the start of
+    generation, after the model was loaded). ``on_loaded(model, seconds)`` is
+    called once each model is ready (the seconds its loading took in this call:
+    about 0 when it was already loaded; a closed model that cannot be called,
+    e.g. without a key, fails here instead). ``on_result(result)`` receives
+    each :class:`~openclosed.engine.results.Result` the moment it is known —
+    a model's error included, before the other models finish. ``cancel``: a ``threading.Event``; once
     set, streams end at the next token with their partial text kept and
     marked stopped, and inputs not yet started are not run.
     Other keyword arguments are model parameters (``max_tokens``,
@@ -84,7 +90,8 @@ def compare(task: str, models: list[str] | str | None = None, inputs: list[str] 
     if task_def.check_local and local:
         task_def.check_local(params, settings, local)
     run = ComparisonRun(task, specs, texts, params, settings, active_cache(settings, cache), backends=backends,
-                        load_local=load_model, on_partial=on_partial, cancel=cancel, progress=progress)
+                        load_local=load_model, on_partial=on_partial, cancel=cancel, progress=progress,
+                        on_loaded=on_loaded, on_result=on_result)
     return run.execute()
 
 

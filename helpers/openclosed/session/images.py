@@ -5,6 +5,7 @@ the parameters that made it, and any of them made again from its file
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,17 @@ def run_grid(prompts: list[str] | str, models: list[str] | str | None = None, *,
     for value in values:
         run = compare("image-generation", models, prompts, progress=progress, **{**params, **fixed, axis: value})
         runs.append(run)
+        # prompts drawn in one batched call share its start and end: their own times are not known apart
+        batches = Counter((r.model, r.started_at, r.ended_at) for r in run.results if r.started_at and r.ended_at)
         for r in run.results:
+            in_batch = batches.get((r.model, r.started_at, r.ended_at), 0)
             path = None
             if r.image is not None:
                 path = folder / f"{_safe(r.model)}-p{r.input_index}-{axis}{value}.png"
                 save_png(r.image, path, run.image_meta(r))
             rows.append({"prompt": r.input, "model": r.model, axis: value, "file": str(path) if path else None,
-                         "seconds": r.latency_s, "cost_usd": r.cost_usd, "random_weights": r.random_weights,
+                         "seconds": r.latency_s, "batch": in_batch if in_batch > 1 else None,
+                         "batch_s": (r.ended_at - r.started_at) if in_batch > 1 else None, "cost_usd": r.cost_usd, "random_weights": r.random_weights,
                          "stand_in": r.stand_in, "error": str(r.error) if r.error else None,
                          "meta": run.image_meta(r)})
     import pandas as pd

@@ -24,12 +24,13 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..catalog.registry import default_models
+from ..backends import get_backend
+from ..catalog.registry import get_model
 from ..core.errors import OpenClosedError
+from ..core.formatting import NA, plural
 from ..engine.results import weights_label
-from ..session.availability import usable_models
+from ..session.availability import default_ticked, usable_models
 from ..session.compare import compare
-from ..session.setup import get_settings
 from ..tasks import TASKS
 from .throttle import Throttle
 
@@ -42,11 +43,18 @@ def _fmt(value: float | None, fmt: str, unit: str = "") -> str:
     return "–" if value is None else format(value, fmt) + unit
 
 
-def stats_line(ttft_s: float | None, tokens_per_s: float | None, tokens: int | None, cost_usd: float | None) -> str:
-    """'TTFT 0.42 s · 18.3 tok/s · 64 tokens · $0.000012' (dashes for what is not known yet)."""
+SHOW_LOAD_FROM_S = 0.05  # a model already in memory "loads" in ~0 s: nothing to say then
+
+
+def stats_line(ttft_s: float | None, tokens_per_s: float | None, tokens: int | None, cost_usd: float | None,
+               load_s: float | None = None) -> str:
+    """'loaded in 4.50 s · TTFT 0.42 s · 18.3 tok/s · 64 tokens · $0.000012'
+    (dashes for what is not known yet). TTFT counts from the start of
+    generation; the model's loading, when it had to load, is shown before it."""
     cost = "–" if cost_usd is None else (f"${cost_usd:.6f}" if cost_usd < 0.01 else f"${cost_usd:.4f}")
-    return (f"TTFT {_fmt(ttft_s, '.2f', ' s')} · {_fmt(tokens_per_s, '.1f', ' tok/s')} · "
-            f"{tokens if tokens is not None else '–'} tokens · {cost}")
+    loaded = f"loaded in {load_s:.2f} s · " if load_s is not None and load_s >= SHOW_LOAD_FROM_S else ""
+    count = plural(tokens, "token").replace(NA, "–")
+    return f"{loaded}TTFT {_fmt(ttft_s, '.2f', ' s')} · {_fmt(tokens_per_s, '.1f', ' tok/s')} · {count} · {cost}"
 
 
 def parse_stops(value: str) -> list[str] | None:
@@ -71,29 +79,36 @@ class ChatPanel(widgets.VBox):
 
     def __init__(self, models: list[str] | None = None, *, prompt: str | None = None, **params: Any) -> None:
         options, self.unavailable = usable_models(TASK)
-        chosen = list(models) if models is not None else [
-            m for m in default_models(TASK, get_settings().profile) if m in options][:MAX_COLUMNS]
+        chosen = list(models) if models is not None else default_ticked(TASK, options)[:MAX_COLUMNS]
         options += [m for m in chosen if m not in options]
         layout = widgets.Layout
         self.models_select = widgets.SelectMultiple(options=options, value=[m for m in chosen if m in options],
                                                     description="models", rows=min(8, max(3, len(options))),
                                                     layout=layout(width="300px"))
         self.prompt = widgets.Textarea(value=TASKS[TASK].example if prompt is None else prompt, description="prompt",
-                                       layout=layout(width="520px", height="70px"))
+                                       layout=layout(width="520px", max_width="100%", height="70px"))
         self.system = widgets.Textarea(value=params.pop("system", ""), description="system",
-                                       placeholder="optional system prompt", layout=layout(width="520px", height="40px"))
-        style = {"description_width": "90px"}
+                                       placeholder="optional system prompt",
+                                     layout=layout(width="520px", max_width="100%", height="40px"))
+        # "initial": each description as wide as its text; fixed slider widths that never shrink, so the
+        # readouts ("200", "0.70") are shown whole on a 1280 px screen (the row wraps instead)
+        style = {"description_width": "initial"}
+
+        def slider_layout() -> widgets.Layout:
+            return layout(width="330px", min_width="330px")
+
         self.temperature = widgets.FloatSlider(value=params.pop("temperature", 0.0), min=0.0, max=2.0, step=0.05,
-                                               description="temperature", style=style)
+                                               description="temperature", style=style, layout=slider_layout())
         self.top_p = widgets.FloatSlider(value=params.pop("top_p", 1.0), min=0.05, max=1.0, step=0.05,
-                                         description="top_p", style=style)
+                                         description="top_p", style=style, layout=slider_layout())
         self.max_tokens = widgets.IntSlider(value=params.pop("max_tokens", 64), min=1, max=1024,
-                                            description="max_tokens", style=style)
+                                            description="max_tokens", style=style, layout=slider_layout())
         self.seed = widgets.IntText(value=params.pop("seed", 0), description="seed", style=style,
                                     layout=layout(width="200px"))
         stop = params.pop("stop", None)
         self.stop_strings = widgets.Text(value="|".join(s.replace("\n", "\\n") for s in ([stop] if isinstance(
-            stop, str) else stop or [])), description="stop", placeholder="e.g. \\n\\n|###", style=style)
+            stop, str) else stop or [])), description="stop", placeholder="e.g. \\n\\n|###", style=style,
+            layout=layout(width="330px", max_width="100%"))
         if params:
             raise OpenClosedError(f"ChatPanel has no setting {next(iter(params))!r}",
                                   "use max_tokens, temperature, top_p, seed, stop or system")
@@ -107,6 +122,8 @@ class ChatPanel(widgets.VBox):
         self.columns = widgets.HBox(layout=layout(flex_flow="row wrap"))
         self.texts: dict[str, widgets.HTML] = {}
         self.stats: dict[str, widgets.HTML] = {}
+        self.load_s: dict[str, float] = {}  # this run: seconds each model took to load (≈0 when already loaded)
+        self._done: set[str] = set()  # columns showing their final result
         self.last = None
         self.thread: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -117,7 +134,8 @@ class ChatPanel(widgets.VBox):
         self.stop_button.on_click(lambda _: self.stop())
         controls = widgets.VBox([self.temperature, self.top_p, self.max_tokens, self.seed, self.stop_strings])
         super().__init__([
-            widgets.HBox([self.models_select, widgets.VBox([self.prompt, self.system]), controls]),
+            widgets.HBox([self.models_select, widgets.VBox([self.prompt, self.system]), controls],
+                         layout=layout(flex_flow="row wrap")),
             widgets.HBox([self.run_button, self.stop_button]), self.not_here, self.status, self.columns])
 
     # ------------------------------------------------------------ parameters
@@ -150,11 +168,11 @@ class ChatPanel(widgets.VBox):
         self._cancel = threading.Event()
         self._open_columns(models)
         self.run_button.disabled, self.stop_button.disabled = True, False
-        self._status(f"Running {len(models)} model{'s' * (len(models) > 1)}…")
+        self._status(f"Running {plural(len(models), 'model')}…")
         started = time.perf_counter()
         try:
             run = compare(TASK, models, [self.prompt.value], progress=False, on_partial=self._on_partial,
-                          cancel=self._cancel, **params)
+                          on_loaded=self._on_loaded, on_result=self._on_result, cancel=self._cancel, **params)
         except OpenClosedError as exc:  # bad parameter, unknown model, empty prompt: nothing ran
             self._status(f"{type(exc).__name__}: {exc.message}" + (f" — what to do: {exc.hint}" if exc.hint else ""),
                          error=True)
@@ -210,7 +228,9 @@ class ChatPanel(widgets.VBox):
 
     def _open_columns(self, models: list[str]) -> None:
         box = "1px solid #ddd"
-        self.texts = {m: widgets.HTML("<i>waiting…</i>", layout=widgets.Layout(width="100%")) for m in models}
+        self.load_s, self._done = {}, set()
+        self.texts = {m: widgets.HTML(f"<i>{_first_words(m)}</i>", layout=widgets.Layout(width="100%"))
+                      for m in models}
         self.stats = {m: widgets.HTML(f"<small>{stats_line(None, None, None, None)}</small>") for m in models}
         self._redraw.reset()
         self.columns.children = tuple(widgets.VBox(
@@ -222,27 +242,53 @@ class ChatPanel(widgets.VBox):
         """Streamed text (from whichever thread runs the model), redrawn at most every UPDATE_EVERY_S."""
         if model not in self.texts:
             return
-        if not self._redraw.ready(model):
+        if model in self._done or not self._redraw.ready(model):
             return
         self.texts[model].value = f"<div style='white-space:pre-wrap'>{html.escape(str(text))}▌</div>"
         self.stats[model].value = "<small>" + stats_line(getattr(text, "ttft_s", None), getattr(
-            text, "tokens_per_s", None), getattr(text, "tokens", None), None) + "</small>"
+            text, "tokens_per_s", None), getattr(text, "tokens", None), None, self.load_s.get(model)) + "</small>"
+
+    def _on_loaded(self, model: str, seconds: float) -> None:
+        """The model is ready: say how long loading took, separately from the TTFT that follows."""
+        if model not in self.texts or model in self._done:
+            return
+        self.load_s[model] = seconds
+        self.texts[model].value = "<i>generating…</i>"
+        self.stats[model].value = f"<small>{stats_line(None, None, None, None, seconds)}</small>"
+
+    def _on_result(self, r) -> None:
+        """A model's result, the moment it is known: an error (e.g. no key) is shown at once."""
+        if r.model in self.texts and r.input_index == 0:
+            self._show(r.model, r)
+
+    def _show(self, m: str, r) -> None:
+        self._done.add(m)
+        mark = ""
+        if r.finish_reason == "stopped":
+            mark = "<div style='color:#a15c00'><b>■ stopped</b> — the partial text is kept</div>"
+        elif r.error:
+            mark = f"<div style='color:#a40000'>{html.escape(str(r.error))}</div>"
+        self.texts[m].value = f"<div style='white-space:pre-wrap'>{html.escape(str(r.output or ''))}</div>{mark}"
+        label = weights_label(r)
+        line = stats_line(r.ttft_s, r.tokens_per_s, r.output_tokens, r.cost_usd, self.load_s.get(m))
+        self.stats[m].value = f"<small>{line}{html.escape(label)}</small>"
 
     def _finish(self, run, seconds: float) -> None:
         for m in self.texts:
-            r = run.result(m, 0)
-            mark = ""
-            if r.finish_reason == "stopped":
-                mark = "<div style='color:#a15c00'><b>■ stopped</b> — the partial text is kept</div>"
-            elif r.error:
-                mark = f"<div style='color:#a40000'>{html.escape(str(r.error))}</div>"
-            self.texts[m].value = f"<div style='white-space:pre-wrap'>{html.escape(str(r.output or ''))}</div>{mark}"
-            label = weights_label(r)
-            self.stats[m].value = (f"<small>{stats_line(r.ttft_s, r.tokens_per_s, r.output_tokens, r.cost_usd)}"
-                                   f"{html.escape(label)}</small>")
+            self._show(m, run.result(m, 0))
         errors = [r for r in run.results if r.error and r.finish_reason != "stopped"]
         self._status(f"Done in {seconds:.2f} s" + (" (stopped)" if self._cancel.is_set() else "")
                      + (f"; {len(errors)} failed" if errors else ""))
+
+
+def _first_words(model: str) -> str:
+    """What a column says before its model answers: a closed model is sent its
+    request at once; a local one loads (if needed) and takes its turn."""
+    try:
+        local = get_backend(get_model(model).backend).LOCAL
+    except OpenClosedError:
+        local = True
+    return "loading or waiting for its turn…" if local else "request sent…"
 
 
 __all__ = ["ChatPanel", "parse_stops", "stats_line"]

@@ -6,8 +6,10 @@ only draw what :mod:`openclosed.engine.breakeven` and
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
+from ..core.formatting import plural
 from .plots import figure_output
 
 if TYPE_CHECKING:
@@ -20,7 +22,8 @@ LEFT_OUT = ("Left out: idle hours and peak headroom beyond the utilisation you s
 
 
 def _money(v: float) -> str:
-    return f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+    """"$66,829" (whole dollars from $100), "$12.34", "$0.0123"."""
+    return f"${v:,.0f}" if v >= 100 else f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
 
 
 def _volume(v: float) -> str:
@@ -100,18 +103,41 @@ def cascade(c: Cascade):
 
 
 class BreakEvenPanel:
-    """Widgets for volume, input / output lengths, the closed model's price and
-    the instance price, redrawing :func:`breakeven` for one open model whose
-    throughput was measured (``items_per_s`` or ``tokens_per_s``)."""
+    """Widgets for volume, input / output lengths, the closed model's price,
+    the instance, its price and its throughput, redrawing :func:`breakeven`
+    for one open model whose throughput was measured (``items_per_s`` or
+    ``tokens_per_s``) on the ``measured_on`` instance kind (by default the
+    ``instance`` the panel starts with: the kind of machine this lab ran on).
+
+    Throughput belongs to the machine: choosing another instance uses its own
+    figure when ``throughputs`` (instance key -> the same unit) has one, or
+    one typed into the throughput box for it; otherwise the box keeps the
+    measured number and the panel says it is another machine's, asking for a
+    measurement there. The volume typed in its box is kept exactly (the
+    log slider beside it only moves it)."""
 
     def __init__(self, closed_model: str, *, items_per_s: float | None = None, tokens_per_s: float | None = None,
                  input_tokens: int = 100, output_tokens: int = 5, volume: float = 1_000_000,
-                 instance: str = "cpu", title: str = "") -> None:
+                 instance: str = "cpu", title: str = "", measured_on: str | None = None,
+                 throughputs: dict[str, float] | None = None) -> None:
         import ipywidgets as w
 
+        from ..core.errors import BadParameterError
         from ..engine.breakeven import INSTANCES, closed_usd_per_request
 
-        self._measured = {"items_per_s": items_per_s, "tokens_per_s": tokens_per_s}
+        if tokens_per_s is None and items_per_s is None:
+            raise BadParameterError("no throughput given", "pass items_per_s= (texts/s, images/s) or tokens_per_s=")
+        measured_on = measured_on or instance
+        for key in (instance, measured_on, *(throughputs or {})):
+            if key not in INSTANCES:
+                raise BadParameterError(f"unknown instance {key!r}", f"use one of {', '.join(INSTANCES)}")
+        self.unit = "tokens/s" if tokens_per_s is not None else "items/s"
+        self.measured_on = measured_on
+        # instance key -> (throughput, where it came from)
+        self._speeds: dict[str, tuple[float, str]] = {
+            measured_on: (float(tokens_per_s if tokens_per_s is not None else items_per_s), "measured")}
+        self._speeds.update({k: (float(v), "given") for k, v in (throughputs or {}).items()})
+        self._syncing = False
         self.title = title
         # $ per million tokens, read at 10k tokens: a million-token prompt would hit a long-context price tier
         pin_usd, self._basis = closed_usd_per_request(closed_model, 10_000, 0)
@@ -119,8 +145,13 @@ class BreakEvenPanel:
         pin_usd, pout_usd = pin_usd * 100, pout_usd * 100
         style = {"description_width": "190px"}
         lay = w.Layout(width="520px")
-        self.volume = w.FloatLogSlider(value=volume, base=10, min=3, max=10, step=0.05,
-                                       description="requests per month", style=style, layout=lay)
+        # the exact volume lives in a whole-number box; the log slider beside it moves it (no readout of its own:
+        # a snapped "1.00e+6" is neither exact nor readable — the label after the box says "1M")
+        self.volume = w.BoundedIntText(value=int(volume), min=1, max=10**12, description="requests per month",
+                                       style=style, layout=w.Layout(width="330px"))
+        self.volume_slider = w.FloatLogSlider(value=volume, base=10, min=3, max=10, step=0.01, readout=False,
+                                              layout=w.Layout(width="220px"))
+        self.volume_label = w.HTML(_volume(volume) + " / month")
         self.input_tokens = w.IntSlider(value=input_tokens, min=0, max=4000, step=10, description="input tokens",
                                         style=style, layout=lay)
         self.output_tokens = w.IntSlider(value=output_tokens, min=1, max=2000, step=1, description="output tokens",
@@ -129,41 +160,111 @@ class BreakEvenPanel:
                                            description=f"{closed_model} $/M input", style=style, layout=lay)
         self.price_out = w.BoundedFloatText(value=pout_usd, min=0, max=1000, step=0.01,
                                             description=f"{closed_model} $/M output", style=style, layout=lay)
-        self.instance = w.Dropdown(options=[(i.label()[:90], k) for k, i in INSTANCES.items()], value=instance,
-                                   description="instance", style=style, layout=lay)
+        self.instance = w.Dropdown(options=[(i.label(), k) for k, i in INSTANCES.items()], value=instance,
+                                   description="instance", style=style, tooltip=INSTANCES[instance].label(),
+                                   layout=w.Layout(width="100%", max_width="900px"))
+        speed = self._speeds.get(instance, self._speeds[measured_on])[0]
+        self.speed = w.BoundedFloatText(value=speed, min=1e-6, max=1e9, description=f"{self.unit} on this instance",
+                                        style=style, layout=lay)
+        self.speed_note = w.HTML()
         self.usd_per_hour = w.BoundedFloatText(value=INSTANCES[instance].usd_per_hour, min=0.0001, max=1000,
                                                step=0.01, description="instance $/hour", style=style, layout=lay)
         self.utilisation = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="utilisation",
                                          style=style, layout=lay)
         self.figure = w.Output()
         self.note = w.HTML()
-        self.instance.observe(lambda ch: setattr(self.usd_per_hour, "value", INSTANCES[ch["new"]].usd_per_hour),
-                              names="value")
-        for c in (self.volume, self.input_tokens, self.output_tokens, self.price_in, self.price_out,
+        self.instance.observe(self._on_instance, names="value")
+        self.speed.observe(self._on_speed, names="value")
+        self.volume_slider.observe(self._on_slider, names="value")
+        self.volume.observe(self._on_volume, names="value")
+        for c in (self.input_tokens, self.output_tokens, self.price_in, self.price_out,
                   self.usd_per_hour, self.utilisation):
             c.observe(lambda _: self.redraw(), names="value")
-        self.widget = w.VBox([self.volume, self.input_tokens, self.output_tokens, self.price_in, self.price_out,
-                              self.instance, self.usd_per_hour, self.utilisation, self.note, self.figure])
+        self.widget = w.VBox([w.HBox([self.volume, self.volume_slider, self.volume_label],
+                                     layout=w.Layout(flex_flow="row wrap", align_items="center")),
+                              self.input_tokens, self.output_tokens, self.price_in, self.price_out,
+                              self.instance, self.usd_per_hour, self.speed, self.speed_note, self.utilisation,
+                              self.note, self.figure])
+        self._say_where_speed_is_from()
         self.redraw()
+
+    # ------------------------------------------------------------ controls talking to each other
+    def _on_instance(self, change) -> None:
+        from ..engine.breakeven import INSTANCES
+
+        key = change["new"]
+        self.instance.tooltip = INSTANCES[key].label()
+        self._syncing = True  # one redraw for the whole change
+        try:
+            self.usd_per_hour.value = INSTANCES[key].usd_per_hour
+            if key in self._speeds:
+                self.speed.value = self._speeds[key][0]
+        finally:
+            self._syncing = False
+        self._say_where_speed_is_from()
+        self.redraw()
+
+    def _on_speed(self, change) -> None:
+        if self._syncing:
+            return
+        self._speeds[self.instance.value] = (float(change["new"]), "typed")
+        self._say_where_speed_is_from()
+        self.redraw()
+
+    def _on_slider(self, change) -> None:
+        if not self._syncing:
+            self.volume.value = round(change["new"])
+
+    def _on_volume(self, change) -> None:
+        self.volume_label.value = _volume(change["new"]) + " / month"
+        self._syncing = True
+        try:
+            self.volume_slider.value = change["new"]  # the slider snaps to its step; the box keeps the value typed
+        finally:
+            self._syncing = False
+        self.redraw()
+
+    def _say_where_speed_is_from(self) -> None:
+        from ..engine.breakeven import INSTANCES
+
+        key = self.instance.value
+        if key in self._speeds:
+            how = self._speeds[key][1]
+            self.speed_note.value = f"<small>{self.unit} {how} for {INSTANCES[key].name}</small>"
+        else:
+            other = INSTANCES[self.measured_on]
+            self.speed_note.value = (
+                f"<span style='color:#a15c00'>⚠ {self.speed.value:g} {self.unit} was measured on "
+                f"{html.escape(other.name)} ({other.kind.upper()}), not on {html.escape(INSTANCES[key].name)}: "
+                f"measure the model on a {INSTANCES[key].kind.upper()} (oc.throughput on a run there) and type its "
+                f"{self.unit} above</span>")
+
+    @property
+    def speed_is_measured_here(self) -> bool:
+        """True when the throughput used belongs to the chosen instance (measured, given or typed for it)."""
+        return self.instance.value in self._speeds
 
     def current(self) -> BreakEven:
         from ..engine.breakeven import break_even, seconds_per_request
 
         closed = (self.input_tokens.value * self.price_in.value + self.output_tokens.value * self.price_out.value) / 1e6
-        if self._measured["tokens_per_s"]:
-            sec = seconds_per_request(tokens_per_s=self._measured["tokens_per_s"],
-                                      output_tokens=self.output_tokens.value)
+        if self.unit == "tokens/s":
+            sec = seconds_per_request(tokens_per_s=self.speed.value, output_tokens=self.output_tokens.value)
         else:
-            sec = seconds_per_request(items_per_s=self._measured["items_per_s"])
+            sec = seconds_per_request(items_per_s=self.speed.value)
         return break_even(closed, self.usd_per_hour.value, sec, utilisation=self.utilisation.value)
 
     def redraw(self) -> None:
+        if self._syncing:
+            return
         be = self.current()
         at = be.at(self.volume.value)
         point = be.break_even_requests
         self.note.value = (
             f"At {_volume(self.volume.value)} requests/month: closed {_money(at['closed $/month'])}, self-hosted "
-            f"{_money(at['self-hosted $/month'])} ({at['instances']} instance(s)); break-even "
+            f"{_money(at['self-hosted $/month'])} ({plural(at['instances'], 'instance')}"
+            + ("" if self.speed_is_measured_here else f" at another machine's {self.unit}")
+            + "); break-even "
             + (f"{_volume(point)} requests/month" if point else "never (closed is cheaper at every volume)")
             + f". <small>{LEFT_OUT}</small>")
         fig = breakeven(be, volume=self.volume.value, title=self.title)

@@ -81,7 +81,9 @@ def _caption(row: Any, axis: str) -> str:
         parts.append(f"{meta['steps']} steps")
     if axis == "guidance_scale" or meta.get("guidance_scale") is not None:
         parts.append(f"guidance {meta.get('guidance_scale', row.get(axis))}")
-    if row["seconds"] is not None:
+    if row.get("batch"):  # one call drew several images: only the batch's time is known
+        parts.append(f"batch of {int(row['batch'])}: {row['batch_s']:.2f} s")
+    elif row["seconds"] is not None:
         parts.append(f"{row['seconds']:.2f} s")
     parts.append(_money(row["cost_usd"]))
     return " · ".join(parts)

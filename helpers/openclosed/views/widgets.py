@@ -19,18 +19,15 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..catalog.registry import default_models
 from ..core.errors import OpenClosedError
-from ..session.availability import usable_models
+from ..session.availability import default_ticked, usable_models
 from ..session.compare import compare
-from ..session.setup import get_settings
 from ..tasks import TASKS
 from .throttle import Throttle
 
 EXAMPLES = {name: t.example for name, t in TASKS.items()}
 HELP = {name: t.input_help for name, t in TASKS.items()}
 _STREAM_EVERY_S = 0.1  # at most ~10 updates a second per model while streaming
-
 
 class ComparePanel(widgets.VBox):
     """Pick models, type an input, press **Run**: every model's answer side by
@@ -39,7 +36,8 @@ class ComparePanel(widgets.VBox):
     ``task``: ``"sentiment"`` (one text per line), ``"text-generation"``
     (answers stream into one box per model, then the full table) or
     ``"image-generation"``. ``models``: the models ticked at first (default:
-    the active profile's models for the task). Other keyword arguments are
+    the active profile's models for the task that can run now: a closed
+    model without a key starts unticked). Other keyword arguments are
     passed to :func:`openclosed.compare` (e.g. ``max_tokens=64``).
 
     Attributes for use from code: ``text`` (the Textarea), ``models_select``,
@@ -55,8 +53,7 @@ class ComparePanel(widgets.VBox):
         self.task = task
         self.params = params
         options, self.unavailable = usable_models(task)
-        chosen = list(models) if models is not None else [
-            m for m in default_models(task, get_settings().profile) if m in options]
+        chosen = list(models) if models is not None else default_ticked(task, options)
         options += [m for m in chosen if m not in options]
         self.models_select = widgets.SelectMultiple(
             options=options, value=[m for m in chosen if m in options], description="models",
@@ -159,13 +156,11 @@ class ComparePanel(widgets.VBox):
         self._set_status(f"Done in {seconds:.2f} s: {len(run.models)} models × {len(run.inputs)} inputs{note}",
                          error=bool(errors) and len(failed) == len(run.models))
 
-
 def run_first_error(run, model: str) -> str:
     """The type of a model's first error in ``run`` (for status lines)."""
     for r in run.results:
         if r.model == model and r.error:
             return r.error.type
     return ""
-
 
 __all__ = ["ComparePanel"]

@@ -71,6 +71,16 @@ def load(spec, settings: Settings) -> Loaded:
     return Loaded(spec, client_for(spec, secret, settings), folder=endpoint_of(spec), device="api")
 
 
+def missing_key(spec, settings: Settings) -> str:
+    """Why ``spec`` cannot be called for want of a usable key ("" when it has one)."""
+    try:
+        if api_key(spec, settings) is not None:
+            return ""
+    except Exception as exc:  # a key variable that does not belong to the host: refused the same way at load
+        return str(getattr(exc, "message", exc))
+    return f"no {spec.api_key_env or 'OPENAI_API_KEY'} set"
+
+
 def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     """Emit one Result per item; never raises for a per-input failure. Inputs
     fan out over a pool, at most ``api_concurrency`` requests in flight per endpoint."""
@@ -101,4 +111,4 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
         list(pool.map(do, items))
 
 
-__all__ = ["LOCAL", "SENTIMENT_SCHEMA", "endpoint", "load", "requests_sent", "run"]
+__all__ = ["LOCAL", "SENTIMENT_SCHEMA", "endpoint", "load", "missing_key", "requests_sent", "run"]
