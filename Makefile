@@ -53,11 +53,11 @@ lab: setup
 # The package's layer contracts (pyproject.toml [tool.importlinter]) first, then the tests.
 test: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not server and not notebook and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not server and not notebook and not browser" $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/bench_compare.py

@@ -50,7 +50,7 @@ import pytest
 from conftest import MODEL_CACHE, ROOT, require_or_skip
 from openclosed.testing.cgroups import Cgroup, cgroups_available
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker: one server, one pod
+pytestmark = pytest.mark.browser  # `make test` runs a file on one worker (--dist loadfile): one server, one pod
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ARTIFACTS = Path(os.environ.get("OPENCLOSED_TEST_ARTIFACTS", ROOT / "tests" / "artifacts")) / "browser"
@@ -397,6 +397,11 @@ def _wait_all_done(page, lab: Lab, n_code: int, timeout_s: float) -> None:
             _wait_prompts(page, n_code, min(15.0, max(1.0, deadline - time.monotonic())))
             return
         except PlaywrightTimeout:
+            # Run All stops at a failing cell: the later prompts would never fill in, so fail now, with the error
+            failed = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                                  has_text="Traceback")
+            if failed.count():
+                pytest.fail(f"a cell failed during Run All: {failed.first.inner_text()[:3000]}")
             if lab.oom_kills() > kills:
                 pytest.fail(f"the kernel was killed: over the pod's {POD_GB:g} GB (peak {_mb(lab.pod.peak_anon)}); "
                             f"prompts: {_prompts(page)}")
