@@ -339,3 +339,21 @@ def test_each_caption_shows_its_own_time_or_says_the_batch(tmp_path):
     run = batched.runs[0]
     r0 = run.results[0]
     assert f"batch of 2: {r0.ended_at - r0.started_at:.2f} s" in html  # the call's time, not half of it
+
+
+def test_a_caption_reads_the_empty_cells_of_a_grid_table_as_empty():
+    """A grid's table mixes images drawn alone (no batch) and in a batch: pandas stores the empty cells as NaN,
+    which must read as 'not in a batch', not as a batch size."""
+    import pandas as pd
+
+    from openclosed.views.images import _caption
+
+    rows = pd.DataFrame([
+        {"model": "mini-sd", "meta": {"seed": 0}, "stand_in": False, "random_weights": False, "seconds": 0.5,
+         "batch": None, "batch_s": None, "cost_usd": 0.0},
+        {"model": "mini-sd", "meta": {"seed": 0}, "stand_in": False, "random_weights": False, "seconds": 0.2,
+         "batch": 3, "batch_s": 0.6, "cost_usd": 0.0},
+    ])
+    alone, batched = (_caption(row, "seed") for _, row in rows.iterrows())
+    assert "0.50 s" in alone and "batch" not in alone
+    assert "batch of 3: 0.60 s" in batched

@@ -71,6 +71,11 @@ def _money(usd: float | None) -> str:
     return f"${usd:.2g}" if usd < 0.01 else f"${usd:.3f}"
 
 
+def _known(value: Any) -> bool:
+    """A value a grid row really holds: not None and not the NaN a DataFrame puts in an empty cell."""
+    return value is not None and value == value
+
+
 def _caption(row: Any, axis: str) -> str:
     meta = row["meta"] or {}
     weights = " (stand-in, random weights)" if row["stand_in"] else " (random weights)" if row["random_weights"] else ""
@@ -81,9 +86,9 @@ def _caption(row: Any, axis: str) -> str:
         parts.append(f"{meta['steps']} steps")
     if axis == "guidance_scale" or meta.get("guidance_scale") is not None:
         parts.append(f"guidance {meta.get('guidance_scale', row.get(axis))}")
-    if row.get("batch"):  # one call drew several images: only the batch's time is known
+    if _known(row.get("batch")):  # one call drew several images: only the batch's time is known
         parts.append(f"batch of {int(row['batch'])}: {row['batch_s']:.2f} s")
-    elif row["seconds"] is not None:
+    elif _known(row["seconds"]):
         parts.append(f"{row['seconds']:.2f} s")
     parts.append(_money(row["cost_usd"]))
     return " · ".join(parts)
