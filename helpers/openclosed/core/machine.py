@@ -199,10 +199,11 @@ def hub_reachable(timeout: float = 1.5) -> bool:
         return False
 
 
-def memory_bandwidth_gbs(mb: int = 256, repeats: int = 3) -> float:
+def memory_bandwidth_gbs(mb: int = 64, repeats: int = 5) -> float:
     """This machine's memory bandwidth as one process sees it, measured: the best of ``repeats`` copies of an
     ``mb`` MB array (bytes read plus bytes written, per second, in GB/s). A rough ceiling for how fast weights
-    can be read; it varies from run to run on a shared machine."""
+    can be read; it varies from run to run on a shared machine. 64 MB is larger than most CPUs' caches and small
+    enough for a 2 GB pod (256 MB arrays took notebook 02's peak from 1.4 to 1.9 GB)."""
     import time
 
     import numpy as np
