@@ -1,5 +1,5 @@
 """Every notebook runs top to bottom in the offline profile with no API key,
-once, in bfloat16 (the number type the lab picks on CPUs with native
+once, in bfloat16 (or in the dtype ``OPENCLOSED_DTYPE`` names) (the number type the lab picks on CPUs with native
 bfloat16, where notebook 03 once stopped). The browser pass
 (``test_browser.py``) runs each notebook once more, in float32, in the
 workshop profile on a 2 GB / 1 CPU pod with a closed model answering from a
@@ -19,7 +19,8 @@ from conftest import ROOT
 from openclosed.testing.notebooks import outputs_text
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-DTYPE = "bfloat16"
+# bfloat16 unless OPENCLOSED_DTYPE asks for another (e.g. float32: the kind of CPU most learners have)
+DTYPE = os.environ.get("OPENCLOSED_DTYPE") or "bfloat16"
 
 
 def execute(path: Path, tmp_path: Path, env: dict[str, str] | None = None) -> nbformat.NotebookNode:
