@@ -26,7 +26,9 @@ for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHR
 # from its CPU quota.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
 if _WORKERS > 1:
-    _share = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
+    from openclosed.core.machine import cpu_quota  # CPUs this process may use: affinity and the cgroup quota
+
+    _share = str(max(1, cpu_quota() // _WORKERS))
     os.environ.setdefault("OPENCLOSED_THREADS", _share)
     os.environ.setdefault("OMP_NUM_THREADS", _share)
 
