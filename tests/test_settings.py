@@ -85,3 +85,18 @@ def test_the_lab_can_be_told_what_the_cpu_offers(native, dtype, tmp_path, monkey
     monkeypatch.setenv("OPENCLOSED_DTYPE", other)
     s = oc.setup("offline", device="cpu", responses_path=tmp_path / "r", verbose=False)
     assert s.dtype == other and s.dtype_reason == "chosen by you"
+
+
+def test_memory_bandwidth_counts_bytes_read_and_written_over_the_fastest_copy(monkeypatch):
+    import time
+
+    from openclosed.core.machine import memory_bandwidth_gbs
+
+    # Three copies taking 20, 10 and 30 ms: the fastest one sets the figure.
+    ticks = iter([0.0, 0.020, 1.0, 1.010, 2.0, 2.030])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(ticks))
+    gbs = memory_bandwidth_gbs(mb=8, repeats=3)
+    assert gbs == pytest.approx(2 * 8 * 2**20 / 0.010 / 1e9)   # read + written, per second
+    monkeypatch.undo()
+    real = memory_bandwidth_gbs(mb=8, repeats=2)
+    assert 0.1 < real < 10_000   # a measured figure, in GB/s rather than bytes/s
