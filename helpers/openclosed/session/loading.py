@@ -24,7 +24,13 @@ _LOAD_LOCK = threading.RLock()
 
 
 def estimate_bytes(spec: ModelSpec, dtype: str) -> int:
-    """Weights of ``spec`` in ``dtype`` (parameters x bytes per parameter); 0 when the size is unknown."""
+    """Memory ``spec`` needs loaded in ``dtype``: what its backend says (``memory_bytes(spec, dtype)``, e.g. a
+    4-bit GGUF file is not 2-4 bytes per weight), else parameters x bytes per parameter; 0 when unknown."""
+    backend = get_backend(spec.backend)
+    if hasattr(backend, "memory_bytes"):
+        said = backend.memory_bytes(spec, dtype)
+        if said is not None:
+            return int(said)
     return int((spec.params_m or 0) * 1e6 * DTYPE_BYTES[dtype])
 
 
