@@ -152,6 +152,9 @@ def stream_tokens(loaded: Loaded, tokens: list[int], *, max_tokens: int, tempera
                           {"temp": float(temperature), "top_k": 0, "min_p": 0.0,
                            "top_p": float(top_p) if top_p is not None else 1.0})
     n_vocab = llm.n_vocab()
+    # No reuse of the previous call's key/value cache: a prompt computed in one piece or as cached prefix + rest
+    # gives slightly different logits, and a seeded sample must depend only on its prompt and seed.
+    llm.reset()
     for k, token in enumerate(llm.generate(tokens, repeat_penalty=1.0, reset=True, **kw)):
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             return
