@@ -277,3 +277,19 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
                                                 for i in ids): lab for lab, ids in label_ids.items()}
     emit_batch(ctx, items, outs, started, ended, mem["mb"],
                note="zero-shot: next-token probabilities of the three label words (llama.cpp, one prompt at a time)")
+
+
+def text_predictions(loaded: Loaded, text: str) -> tuple[list[int], list[int]]:
+    """(the tokens of ``text``, the model's most likely next token after each prefix of it): reading a fixed text,
+    how often two models would predict the same next token (``02c_quantization.ipynb``)."""
+    import numpy as np
+
+    llm = loaded.model
+    ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[:N_CTX - 1]
+    llm.reset()
+    best = []
+    for token in ids:  # one token at a time: the logits of every position without logits_all
+        llm.eval([token])
+        best.append(int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)))))
+    llm.reset()
+    return list(ids), best

@@ -69,6 +69,7 @@ def load_model(name: str | ModelSpec, *, dtype: str | None = None, device: str |
         raise OpenClosedError(f"{spec.name!r} is {spec.family}: its weights are not on this machine",
                               "that is the point of the comparison; use oc.compare() to call it")
     s = get_settings()
+    dtype = dtype or spec.extra.get("dtype")  # a catalog entry may fix its own (e.g. one model in two dtypes)
     device = device or s.device
     if device == "cpu" and dtype == "float16":
         raise OpenClosedError("float16 on CPU is slow and inaccurate", "use dtype='bfloat16' or 'float32' on CPU")
