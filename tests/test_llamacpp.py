@@ -91,6 +91,12 @@ def test_a_seed_repeats_a_sampled_answer(llamacpp):
     a, b, c = sample(3), sample(3), sample(4)
     assert a == b
     assert a != c
+    # whatever ran before (another system prompt, the zero-shot prompt, a fresh model), the same seed repeats
+    oc.compare("text-generation", [Q4], ["Hi"], max_tokens=4, system="Answer in French.", cache="off")
+    oc.compare("sentiment", [Q4], ["fine"], cache="off")
+    assert sample(3) == a
+    oc.release_models()
+    assert sample(3) == a
 
 
 def test_look_inside_gives_top5_token_probabilities(llamacpp):

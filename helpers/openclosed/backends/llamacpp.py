@@ -125,6 +125,19 @@ def prompt_tokens(loaded: Loaded, messages: list[dict[str, str]]) -> list[int]:
     return loaded.model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
 
+def chat_prefix_len(loaded: Loaded, system: str | None) -> int:
+    """How many tokens every prompt with this ``system`` message starts with, whatever the user writes (the
+    template's head, the system message, the user turn's opening): computed once and kept between calls."""
+    cache = loaded.extra.setdefault("prefix_len", {})
+    if system not in cache:
+        a, b = (prompt_tokens(loaded, _messages(t, system)) for t in ("a", "Z"))
+        n = 0
+        while n < min(len(a), len(b)) - 1 and a[n] == b[n]:
+            n += 1
+        cache[system] = n
+    return cache[system]
+
+
 def _messages(text: str, system: str | None) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
 
@@ -139,9 +152,15 @@ def run(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
 
 # ------------------------------------------------------------------ generation
 def stream_tokens(loaded: Loaded, tokens: list[int], *, max_tokens: int, temperature: float = 0.0,
-                  top_p: float | None = None, seed: int = 0, top: int = 0):
+                  top_p: float | None = None, seed: int = 0, top: int = 0, prefix: int = 0):
     """Yield ``(token id, its bytes, top)`` for each generated token until an end-of-generation token or
-    ``max_tokens``; ``top`` > 0 adds the ``top`` most likely tokens with their probabilities at that step."""
+    ``max_tokens``; ``top`` > 0 adds the ``top`` most likely tokens with their probabilities at that step.
+
+    The first ``prefix`` tokens (the chat template's shared head, :func:`chat_prefix_len`) are always computed
+    as their own batch, and kept between calls: a prompt's logits are then the same whether that head was just
+    computed or reused (llama.cpp's own prefix reuse splits the prompt wherever the previous one differed, which
+    moves the logits slightly, so a seeded sample would depend on the call before), and the head is not
+    computed again for every prompt."""
     import llama_cpp
     import numpy as np
 
@@ -152,10 +171,14 @@ def stream_tokens(loaded: Loaded, tokens: list[int], *, max_tokens: int, tempera
                           {"temp": float(temperature), "top_k": 0, "min_p": 0.0,
                            "top_p": float(top_p) if top_p is not None else 1.0})
     n_vocab = llm.n_vocab()
-    # No reuse of the previous call's key/value cache: a prompt computed in one piece or as cached prefix + rest
-    # gives slightly different logits, and a seeded sample must depend only on its prompt and seed.
-    llm.reset()
-    for k, token in enumerate(llm.generate(tokens, repeat_penalty=1.0, reset=True, **kw)):
+    n = prefix if 0 < prefix < len(tokens) else 0
+    if n and llm.n_tokens >= n and llm.input_ids[:n].tolist() == tokens[:n]:
+        llm.n_tokens = n  # the head's key/value cache is kept; eval() drops everything after it
+    else:
+        llm.reset()
+        if n:
+            llm.eval(tokens[:n])
+    for k, token in enumerate(llm.generate(tokens[n:], repeat_penalty=1.0, reset=False, **kw)):
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             return
         alternatives = []
@@ -192,7 +215,8 @@ def _generate(loaded: Loaded, item: Item, ctx: RunContext):
         try:
             for _, piece, _ in stream_tokens(loaded, tokens, max_tokens=new_tokens,
                                              temperature=float(p.get("temperature") or 0.0), top_p=p.get("top_p"),
-                                             seed=int(p.get("seed") or 0)):
+                                             seed=int(p.get("seed") or 0),
+                                             prefix=chat_prefix_len(loaded, p.get("system"))):
                 raw += piece
                 n += 1
                 text = raw.decode("utf-8", errors="ignore")
@@ -227,7 +251,8 @@ def trace(loaded: Loaded, messages: list[dict[str, str]], params: dict[str, Any]
     for token, piece, alternatives in stream_tokens(
             loaded, tokens, max_tokens=int(params.get("max_tokens") or 24),
             temperature=float(params.get("temperature") or 0.0), top_p=params.get("top_p"),
-            seed=int(params.get("seed") or 0), top=int(params.get("top") or 5)):
+            seed=int(params.get("seed") or 0), top=int(params.get("top") or 5),
+            prefix=chat_prefix_len(loaded, messages[0]["content"] if messages[0]["role"] == "system" else None)):
         *best, (_, chosen) = alternatives
         t.steps.append(TokenStep(piece.decode("utf-8", errors="replace"), int(token), chosen,
                                  [(llm.detokenize([i]).decode("utf-8", errors="replace"), q) for i, q in best]))
