@@ -175,3 +175,34 @@ def test_served_by_llama_cpp_answers_through_the_openai_client(llamacpp):
         assert 0 < r.output_tokens <= 8 and any("counted as streamed chunks" in n for n in r.notes)
     with pytest.raises(oc.OpenClosedError, match="not a GGUF model"):
         oc.serve("smollm2-135m", engine="llama.cpp")
+
+
+def test_quantization_table_measures_every_width_and_agreement(llamacpp):
+    q = oc.quantization_table(["smollm2-135m-f16", "smollm2-135m-q4_1", "smollm2-135m"], PROMPTS_TWO, rounds=1,
+                              max_tokens=6, batch_max_tokens=4, progress=False)
+    names = [r["model"] for r in q.rows]
+    assert names[:2] == ["smollm2-135m-f16", "smollm2-135m-q4_1"] and len(names) >= 3  # + transformers per dtype
+    ref = q.row("smollm2-135m-f16")
+    assert ref["same greedy answer as the reference"] == 1.0 and ref["top-1 agreement"] == 1.0  # itself
+    q4 = q.row("smollm2-135m-q4_1")
+    assert q4["file (MB)"] < ref["file (MB)"] / 2 and q4["tokens/s (1 prompt)"] > 0 and q4["load (s)"] > 0
+    assert q4["same answer: 95% interval"].endswith("of 2)") and 0 <= q4["top-1 agreement"] <= 1
+    assert q.answers_frame().shape == (2, len(names))
+    assert "Fastest for one prompt" in q.findings() and q.fastest()["model"] in names
+    with pytest.raises(oc.OpenClosedError, match="reference"):
+        oc.quantization_table(["smollm2-135m-q4_1"], PROMPTS_TWO, rounds=1, progress=False)
+
+
+PROMPTS_TWO = ["What is the capital of France?", "Name three colours."]
+
+
+def test_licences_are_read_from_the_catalog():
+    table = oc.licences()
+    everyone = ", ".join(table["models"])
+    for m in oc.catalog.registry.all_models():
+        assert m.label in everyone
+    apache = table[table["licence"] == "Apache-2.0"].iloc[0]
+    assert "smollm2-135m-q4_1" in apache["models"] and apache["commercial use"] == "yes"
+    assert table[table["licence"] == "Qwen Research"].iloc[0]["commercial use"].startswith("no")
+    oc.register("mine", task="sentiment", model="org/x", revision="main", license="my own terms")
+    assert "check the model card" in oc.licences().set_index("licence").loc["my own terms", "commercial use"]

@@ -87,6 +87,30 @@ class QuantizationRun:
 
         return pd.DataFrame({m: a for m, a in self.answers.items()}, index=self.prompts)
 
+    def findings(self) -> str:
+        """What this run says, in sentences computed from its numbers (nothing typed in advance)."""
+        speed = "tokens/s (1 prompt)"
+        ran = [r for r in self.rows if r.get(speed) is not None]
+        if not ran:
+            return "No model produced tokens in this run: see the error column."
+        fast, lines = self.fastest(speed), []
+        ref = self.row(self.reference)
+        if ref.get(speed):
+            lines.append(f"Fastest for one prompt: {fast['model']} at {fast[speed]:.1f} tokens/s, "
+                         f"{fast[speed] / ref[speed]:.1f}x the reference {self.reference} ({ref[speed]:.1f} tokens/s), "
+                         f"from a {fast['file (MB)']:.0f} MB file instead of {ref['file (MB)']:.0f} MB.")
+        else:
+            lines.append(f"Fastest for one prompt: {fast['model']} at {fast[speed]:.1f} tokens/s (the reference "
+                         f"{self.reference} did not run: {ref.get('error')}).")
+        for r in self.rows:
+            if "same greedy answer as the reference" in r:
+                lines.append(f"{r['model']}: the same greedy answer as {self.reference} on "
+                             f"{r['same answer: 95% interval']}; top-1 agreement "
+                             f"{r.get('top-1: 95% interval', 'not measured')}.")
+            elif r.get("error"):
+                lines.append(f"{r['model']}: did not run ({r['error']}).")
+        return "\n".join(lines)
+
     def row(self, model: str) -> dict[str, Any]:
         return next(r for r in self.rows if r["model"] == model)
 
