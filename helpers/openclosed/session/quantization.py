@@ -31,6 +31,7 @@ from typing import Any
 from ..backends import get_backend
 from ..catalog.registry import add_spec, all_models, get_model
 from ..core.errors import BadParameterError
+from ..core.formatting import with_interval
 from ..core.tables import ReadableFrame
 from ..engine.modelcache import model_cache
 from ..engine.stats import wilson
@@ -75,6 +76,7 @@ class QuantizationRun:
 
     @property
     def table(self) -> ReadableFrame:
+        """One row per model, readable (rates, sizes and times formatted; agreement with its 95% interval)."""
         return ReadableFrame.of(self.rows, max_chars=60)
 
     def fastest(self, column: str = "tokens/s (1 prompt)") -> dict[str, Any]:
@@ -103,10 +105,13 @@ class QuantizationRun:
             lines.append(f"Fastest for one prompt: {fast['model']} at {fast[speed]:.1f} tokens/s (the reference "
                          f"{self.reference} did not run: {ref.get('error')}).")
         for r in self.rows:
-            if "same greedy answer as the reference" in r:
-                lines.append(f"{r['model']}: the same greedy answer as {self.reference} on "
-                             f"{r['same answer: 95% interval']}; top-1 agreement "
-                             f"{r.get('top-1: 95% interval', 'not measured')}.")
+            if "same greedy answer" in r:
+                top1 = (f"{with_interval(r['top-1 agreement'], r['top-1 agreement_low'], r['top-1 agreement_high'])}"
+                        f" ({r['positions compared']} positions)" if "top-1 agreement" in r else "not measured")
+                same = with_interval(r["same greedy answer"], r["same greedy answer_low"],
+                                     r["same greedy answer_high"])
+                lines.append(f"{r['model']}: the same greedy answer as {self.reference} on {r['answers compared']} "
+                             f"prompts, {same}; top-1 agreement {top1}.")
             elif r.get("error"):
                 lines.append(f"{r['model']}: did not run ({r['error']}).")
         return "\n".join(lines)
@@ -233,20 +238,20 @@ def quantization_table(models: list[str] | tuple[str, ...] = DEFAULT_MODELS, pro
             "process peak (MB)": med.get("peak"),
             "load (s)": statistics.median(loads[name]) if loads[name] else None,
             "time to first token (s)": med.get("ttft"), "tokens/s (1 prompt)": med.get("tps1"),
-            f"tokens/s ({len(prompts)} prompts, wall clock)": med.get("tps_many"),
+            "tokens/s (all prompts)": med.get("tps_many"),
         }
         if med.get("tps1"):  # every generated token reads every weight once
-            row["weights read (GB/s, 1 prompt)"] = row["weights in memory (MB)"] * med["tps1"] / 1024
+            row["weights read (GB/s)"] = row["weights in memory (MB)"] * med["tps1"] / 1024
         if ref_answers is not None and name in answers:
             same = sum(a == b for a, b in zip(answers[name], ref_answers, strict=True))
             lo, hi = wilson(same, len(ref_answers))
-            row["same greedy answer as the reference"] = same / len(ref_answers)
-            row["same answer: 95% interval"] = f"[{lo:.2f}, {hi:.2f}] ({same} of {len(ref_answers)})"
+            row.update({"same greedy answer": same / len(ref_answers), "same greedy answer_low": lo,
+                        "same greedy answer_high": hi, "answers compared": f"{same} of {len(ref_answers)}"})
         got = top1.get(name)
         if got is not None:
             lo, hi = wilson(*got)
-            row["top-1 agreement"] = got[0] / got[1]
-            row["top-1: 95% interval"] = f"[{lo:.2f}, {hi:.2f}] ({got[0]} of {got[1]} positions)"
+            row.update({"top-1 agreement": got[0] / got[1], "top-1 agreement_low": lo, "top-1 agreement_high": hi,
+                        "positions compared": f"{got[0]} of {got[1]}"})
         row["error"] = errors.get(name)
         rows.append(row)
     return QuantizationRun(rows, answers, reference, prompts,
