@@ -210,3 +210,12 @@ def test_licences_are_read_from_the_catalog():
     assert table[table["licence"] == "Qwen Research"].iloc[0]["commercial use"].startswith("no")
     oc.register("mine", task="sentiment", model="org/x", revision="main", license="my own terms")
     assert "check the model card" in oc.licences().set_index("licence").loc["my own terms", "commercial use"]
+
+
+def test_a_hub_gguf_is_pinned_and_says_how_to_get_it_offline():
+    spec = oc.catalog.registry.get_model("smollm2-360m-q4_k_m")
+    assert spec.backend == "llamacpp" and len(spec.revision) == 40 and len(spec.extra["sha256"]) == 64
+    r = oc.compare("text-generation", ["smollm2-360m-q4_k_m"], ["Hi"], max_tokens=2, cache="off").results[0]
+    assert r.error.type == "ModelNotAvailableError"  # the offline profile downloads nothing
+    assert "huggingface-cli download bartowski/SmolLM2-360M-Instruct-GGUF" in r.error.hint
+    assert spec.revision in r.error.hint

@@ -28,10 +28,12 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from ..catalog.asset_files import sha256_file
 from ..catalog.assets import asset_folder
 from ..catalog.specs import ModelSpec
 from ..core.errors import BadInputError, ModelNotAvailableError, OpenClosedError
 from ..core.labels import LABELS, zero_shot_messages
+from ..core.machine import hub_reachable
 from ..core.settings import Settings
 from ..engine.context import Item, RunContext, emit_batch, error_info, peak_memory
 from ..engine.inside import TokenStep, TokenTrace
@@ -60,8 +62,39 @@ def llama_cpp_module():
     return llama_cpp
 
 
+_checked: set[str] = set()  # GGUF files from the Hub whose sha256 was checked in this process
+
+
+def hub_gguf(spec: ModelSpec, settings: Settings) -> Path:
+    """A GGUF file from the Hub (``spec.extra["file"]`` at the pinned revision), from the local Hugging Face cache
+    or downloaded where allowed, checked against ``spec.extra["sha256"]``."""
+    from huggingface_hub import hf_hub_download
+
+    name = spec.extra["file"]
+    get_it = (f"download it where the Hub is reachable: huggingface-cli download {spec.ref} {name} --revision "
+              f"{spec.revision}")
+    try:
+        path = Path(hf_hub_download(spec.ref, name, revision=spec.revision, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not in the cache (huggingface_hub raises several kinds)
+        if settings.offline or not hub_reachable():
+            raise ModelNotAvailableError(f"{spec.name!r} ({spec.ref}@{spec.revision}, {name}) is not on this machine "
+                                         "and cannot be downloaded now", get_it) from None
+        path = Path(hf_hub_download(spec.ref, name, revision=spec.revision))
+    expected = spec.extra.get("sha256")
+    if expected and str(path) not in _checked:
+        found = sha256_file(path)
+        if found != expected:
+            raise OpenClosedError(f"{name} of {spec.name!r} does not match its pinned sha256 (expected "
+                                  f"{expected[:12]}…, found {found[:12]}…)", f"delete {path} and {get_it}")
+        _checked.add(str(path))
+    return path
+
+
 def gguf_path(spec: ModelSpec, settings: Settings) -> Path:
-    """The GGUF file of ``spec``: an offline asset (built once into the model cache) or a registered file."""
+    """The GGUF file of ``spec``: an offline asset (built once into the model cache), a registered file, or a
+    file from the Hub at a pinned revision."""
+    if spec.source == "hub-file":
+        return hub_gguf(spec, settings)
     path = asset_folder(spec.asset, settings.cache_dir) if spec.asset else Path(spec.ref)
     if path.is_dir():  # an asset folder holds one GGUF file
         found = sorted(path.glob("*.gguf"))

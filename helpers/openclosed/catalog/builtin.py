@@ -84,6 +84,18 @@ BUILTIN: tuple[ModelSpec, ...] = (
               "HuggingFaceTB/SmolLM2-360M-Instruct", "a10cc1512eabd3dde888204e902eca88bddb4951", arch="causal-lm", params_m=362, size_mb=724,
               ram_gb=1.0, license="Apache-2.0", profiles=("workshop",),
               notes="The workshop's chat model: 2.7x SmolLM2-135M, still CPU-sized."),
+    # The workshop's chat model as a published GGUF, run by llama.cpp (by name; not a profile default, so the
+    # workshop's rehearsal stand-ins are unchanged). A community quantization (bartowski, Q4_K_M); commit and
+    # sha256 as pinned in public code that downloads this file.
+    ModelSpec("smollm2-360m-q4_k_m", ("text-generation", "sentiment"), "open", "llamacpp",
+              "bartowski/SmolLM2-360M-Instruct-GGUF", "7be6f65f1db715fe5dc5a4634c0d459b4eed42ec", source="hub-file",
+              arch="causal-lm",
+              params_m=362, size_mb=258.1, ram_gb=0.35, license="Apache-2.0", profiles=(),
+              notes="SmolLM2-360M-Instruct as a 4-bit GGUF (Q4_K_M, quantized from the original 16-bit weights by "
+                    "the community publisher bartowski), run by llama.cpp; downloaded from the Hub at a pinned "
+                    "commit and checked against its sha256.",
+              extra={"gguf": "Q4_K_M", "bits": 4.8, "file": "SmolLM2-360M-Instruct-Q4_K_M.gguf",
+                     "sha256": "2fa3f013dcdd7b99f9b237717fa0b12d75bbb89984cc1274be1471a465bac9c2"}),
     ModelSpec("qwen2.5-3b", ("text-generation", "sentiment"), "open", "transformers",
               "Qwen/Qwen2.5-3B-Instruct", "aa8e72537993ba99e69dfaafa59ed015b17504d1", arch="causal-lm", params_m=3086, size_mb=6170, ram_gb=7,
               license="Qwen Research", profiles=("gpu",), notes="Needs a GPU to be pleasant."),
