@@ -151,6 +151,9 @@ def test_a_missing_build_fails_in_its_own_column(monkeypatch, tmp_path):
     """No llama-cpp-python (simulated: its import fails): the GGUF model's column says so with the fix; the
     other model in the same run answers."""
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # `import llama_cpp` now raises ImportError
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(
+        name, *a))
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF")
     oc.register("unbuilt", tasks=("sentiment",), path=gguf)
@@ -160,6 +163,10 @@ def test_a_missing_build_fails_in_its_own_column(monkeypatch, tmp_path):
     assert "llama.cpp is not installed here" in r.error.message
     assert "pip install llama-cpp-python" in r.error.hint and "GGML_NATIVE=OFF" in r.error.hint
     assert run.result("vader").ok
+    from openclosed.session.availability import usable_models
+
+    ok, why = usable_models("text-generation")  # the panels list it with the reason, and offer the rest
+    assert why["smollm2-135m-q4_1"].startswith("llama.cpp is not installed here") and "smollm2-135m" in ok
 
 
 @pytest.mark.server

@@ -105,6 +105,21 @@ def gguf_path(spec: ModelSpec, settings: Settings) -> Path:
     return path
 
 
+def unavailable(spec: ModelSpec, settings: Settings) -> str:
+    """Why ``spec`` cannot run here ("" when it can), without loading anything: panels list it with this reason."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama.cpp is not installed here: " + INSTALL_HINT
+    if spec.source == "hub-file":
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(spec.ref, spec.extra["file"], revision=spec.revision)
+        if not isinstance(cached, str) and settings.offline:
+            return "not downloaded, and this profile is offline"
+    return ""
+
+
 def memory_bytes(spec: ModelSpec, dtype: str) -> int | None:  # noqa: ARG001 - a GGUF's bits are in the file
     """Memory the model needs: its file (weights as stored, 4-bit included) plus llama.cpp's buffers."""
     size_mb = spec.size_mb
