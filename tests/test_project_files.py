@@ -125,7 +125,8 @@ def test_binder_environment_matches_requirements_and_python():
 
 
 # --------------------------------------------------------------------------- notebooks: goals, time, neighbours
-SEQUENCE = ["00_start_here", "01_sentiment", "02_text_generation", "02b_inside_chat_models", "03_image_generation",
+SEQUENCE = ["00_start_here", "01_sentiment", "02_text_generation", "02b_inside_chat_models", "02c_quantization",
+            "03_image_generation",
             "04_customize", "05_cost_privacy_transparency"]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
