@@ -107,10 +107,10 @@ def gguf_path(spec: ModelSpec, settings: Settings) -> Path:
 
 def unavailable(spec: ModelSpec, settings: Settings) -> str:
     """Why ``spec`` cannot run here ("" when it can), without loading anything: panels list it with this reason."""
-    import importlib.util
-
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama.cpp is not installed here: " + INSTALL_HINT
+    try:
+        llama_cpp_module()
+    except ModelNotAvailableError as exc:
+        return f"{exc.message} ({exc.hint})"
     if spec.source == "hub-file":
         from huggingface_hub import try_to_load_from_cache
 
