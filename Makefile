@@ -7,6 +7,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 ASSETS := $(VENV)/.assets-ready
+LLAMACPP := $(VENV)/.llamacpp-tried
+# llama.cpp's Python binding is published as source only: pip compiles it (C++17 compiler + CMake; 4.5 minutes on
+# 2 cores, once: pip keeps the built wheel). GGML_NATIVE=OFF: a binary that runs on any AVX2 CPU, not only this one.
+LLAMACPP_VERSION := 0.3.36
+LLAMACPP_PIN := llama-cpp-python==$(LLAMACPP_VERSION)
 export OPENCLOSED_CACHE_DIR ?= $(CURDIR)/.cache/openclosed
 PORT   ?= 8888
 PYTEST_ARGS ?=
@@ -20,7 +25,7 @@ TORCH_PIN := $(shell sed -n 's/^torch==//p' requirements.txt)
 
 .PHONY: setup lab test test-fast bench rehearse strip clean
 
-setup: $(ASSETS)
+setup: $(ASSETS) $(LLAMACPP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +45,20 @@ $(DEPS): requirements.txt requirements-test.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# llama.cpp, its own step: when it cannot be built, one line says so and everything else is set up (its models then
+# say "llama.cpp is not installed here" in their own column). To try again: rm $(LLAMACPP) && make setup
+$(LLAMACPP): $(DEPS)
+	@if $(PY) -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$(LLAMACPP_VERSION)')" 2>/dev/null; then \
+	  echo "llama.cpp: $(LLAMACPP_PIN) is installed"; \
+	else \
+	  echo "llama.cpp: installing $(LLAMACPP_PIN) (compiled once, portable build; a few minutes the first time)"; \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet --no-deps $(LLAMACPP_PIN) \
+	  || echo "llama.cpp: the build failed (it needs a C++17 compiler and CMake); everything else is set up, and the llama.cpp models say how to fix it"; \
+	fi
+	touch $@
+
 # Offline models: MiniLM (from its package), SmolLM2 converted once to
-# safetensors, a tiny random-weight Stable Diffusion.
+# safetensors and written once as F16 / Q8_0 / Q4_0 GGUF files, a tiny random-weight Stable Diffusion.
 $(ASSETS): $(DEPS) helpers/openclosed/catalog/assets.py
 	$(PY) -m openclosed.catalog.assets --cache-dir "$(OPENCLOSED_CACHE_DIR)"
 	touch $@
@@ -64,6 +81,7 @@ bench: setup
 	$(PY) benchmarks/bench_sentiment.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_images.py
+	$(PY) benchmarks/bench_llamacpp.py
 
 # The workshop profile without the Hub: random-weight stand-ins of its models (real configurations), every
 # notebook run under a 2 GB / 1 CPU cgroup (needs root), the peak memory per notebook and per model.

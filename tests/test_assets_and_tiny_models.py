@@ -275,13 +275,15 @@ def test_prepare_offline_models_is_idempotent(smollm2: Path, cache_dir: Path, ca
     again = assets.prepare_offline_models(cache_dir)
     assert again == first
     assert {name: (again[name] / assets.ASSET_FILE).stat().st_mtime_ns for name in mtimes} == mtimes  # nothing rebuilt
-    assert set(first) == set(assets.ASSETS) == {"smollm2-135m", "minilm", "mini-sd", "tiny-sd-random"}
+    assert set(first) == set(assets.ASSETS) == {"smollm2-135m", "minilm", "mini-sd", "tiny-sd-random",
+                                                "smollm2-135m-q4_1", "smollm2-135m-f16", "smollm2-135m-q8_0",
+                                                "smollm2-135m-q4_0"}
     assert first["smollm2-135m"] == smollm2 == cache_dir / "models" / "smollm2-135m-instruct"
 
     capsys.readouterr()
     assert assets.main(["--cache-dir", str(cache_dir)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4 and all(line.endswith("ready") for line in lines), lines
+    assert len(lines) == len(assets.ASSETS) and all(line.endswith("ready") for line in lines), lines
 
 
 def test_asset_table_hashes_are_checked(smollm2: Path, tmp_path: Path) -> None:

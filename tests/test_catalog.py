@@ -56,7 +56,7 @@ def test_register_hub_folder_and_server(tmp_path):
         ({"model": "x"}, "needs task="),
         ({"task": "poetry", "model": "x"}, "needs task="),
         ({"task": "text-generation", "base_url": "http://127.0.0.1:1/v1"}, "needs model="),
-        ({"task": "sentiment", "path": "/nonexistent/folder"}, "no folder at"),
+        ({"task": "sentiment", "path": "/nonexistent/folder"}, "no folder or file at"),
     ],
 )
 def test_register_rejects_bad_calls_with_a_fix(kwargs, message):

@@ -27,6 +27,30 @@ def test_environment_yml_mirrors_requirements():
     assert req == env
 
 
+def _llamacpp_pin() -> str:
+    m = re.search(r"^LLAMACPP_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert m, "the Makefile pins llama-cpp-python in LLAMACPP_VERSION"
+    return m.group(1)
+
+
+def test_llamacpp_is_one_version_series_everywhere():
+    """pip compiles llama-cpp-python (`make setup`, its own step, portable build); conda / Binder take the
+    prebuilt conda-forge package of the same 0.x series (no compiler in the Binder build). The backend's install
+    hint names the Makefile's pin."""
+    from openclosed.backends.llamacpp import INSTALL_HINT, LLAMACPP_VERSION
+
+    pin = _llamacpp_pin()
+    make = (ROOT / "Makefile").read_text()
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF"' in make and "$(LLAMACPP_PIN)" in make
+    assert LLAMACPP_VERSION == pin and f"llama-cpp-python=={pin}" in INSTALL_HINT
+    series = ".".join(pin.split(".")[:2])
+    env = re.search(r"^\s*-\s*llama-cpp-python>=(\S+),<(\S+)$", (ROOT / "environment.yml").read_text(), re.M)
+    assert env, "environment.yml takes llama-cpp-python from conda-forge with a version range"
+    assert env.group(1).startswith(series + ".") and env.group(2) == f"0.{int(series.split('.')[1]) + 1}"
+    assert "llama-cpp-python" not in (ROOT / "requirements.txt").read_text().split("#")[0]  # compiled apart
+    assert "OPENCLOSED_REQUIRE_LLAMACPP=1" in (ROOT / ".ci" / "run").read_text()
+
+
 def test_torch_is_pinned_and_the_installed_build_has_no_cuda_unless_asked_for():
     """`make setup` installs the CPU build of torch on Linux unless TORCH_BUILD=cuda (exported to the tests)."""
     import importlib.metadata
@@ -101,7 +125,8 @@ def test_binder_environment_matches_requirements_and_python():
 
 
 # --------------------------------------------------------------------------- notebooks: goals, time, neighbours
-SEQUENCE = ["00_start_here", "01_sentiment", "02_text_generation", "02b_inside_chat_models", "03_image_generation",
+SEQUENCE = ["00_start_here", "01_sentiment", "02_text_generation", "02b_inside_chat_models", "02c_quantization",
+            "03_image_generation",
             "04_customize", "05_cost_privacy_transparency"]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

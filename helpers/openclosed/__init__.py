@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .catalog.licences import licences
 from .catalog.registry import capabilities, get_model, lifecycle, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
@@ -39,6 +40,7 @@ from .session.explain import Explanation, explain, transparency
 from .session.images import LatentTrip, SeedCheck, denoising_strip, latent_roundtrip, rerun_image, seed_check
 from .session.inside import chat_template, look_inside, next_token_distribution
 from .session.loading import load_model, release_models
+from .session.quantization import QuantizationRun, quantization_table, weights_before_after
 from .session.serving import ServedModel, serve
 from .session.setup import ask_for_key, get_settings, setup
 from .session.sweep import sweep
@@ -65,6 +67,8 @@ __all__ = [
     "Adherence", "ImageGrid", "ImagePanel", "Strip", "adherence", "adherence_prompts", "denoising_strip",
     "image_grid", "image_prices", "rerun_image", "set_image_price", "LatentTrip", "SeedCheck", "latent_roundtrip",
     "seed_check",
+    # quantization and what "open" means (llama.cpp, GGUF)
+    "QuantizationRun", "licences", "quantization_table", "weights_before_after",
     # cost, privacy, transparency, hybrids
     "INSTANCES", "BreakEvenPanel", "Cascade", "Explanation", "break_even", "cascade", "closed_usd_per_request",
     "cost_plots", "differences", "explain", "seconds_per_request", "throughput", "transparency",

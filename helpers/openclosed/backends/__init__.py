@@ -6,7 +6,9 @@ same interface:
   handed to ``ctx.emit`` (a sentiment backend sets ``ctx.label_map`` first);
 * ``LOCAL`` - True when the weights run in this process (loaded through the
   model cache, run on the calling thread), False for API calls;
-* ``endpoint(spec)`` (API backends) - where requests go, part of the cache key.
+* ``endpoint(spec)`` (API backends) - where requests go, part of the cache key;
+* ``memory_bytes(spec, dtype)`` (optional) - memory the loaded model needs, when
+  parameters x bytes per parameter is wrong (a 4-bit file holds ~0.6 bytes per weight).
 
 Adding a backend = one module here + one line in :data:`BACKENDS` (and
 ``oc.register(..., backend="name")`` for models that use it).
@@ -25,6 +27,7 @@ BACKENDS = {
     "transformers": ".transformers",
     "diffusers": ".diffusers",
     "openai": ".openai",
+    "llamacpp": ".llamacpp",
 }
 """Backend name -> module (``.name``: in this package; or any importable module), imported on first use."""
 

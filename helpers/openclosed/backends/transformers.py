@@ -269,3 +269,13 @@ def _zero_shot(loaded: Loaded, items: list[Item], ctx: RunContext) -> None:
     emit_batch(ctx, items, outs, started, ended, mem["mb"],
                note="zero-shot: next-token probabilities of the three label words (texts of equal length batched, no padding)"
                     + (f"; the {shared}-token shared prompt prefix (the template's start) was computed once" if any(uses_prefix) else ""))
+
+
+def text_predictions(loaded: Loaded, text: str) -> tuple[list[int], list[int]]:
+    """(the tokens of ``text``, the model's most likely next token after each prefix of it), one forward pass."""
+    import torch
+
+    ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = loaded.model(input_ids=torch.tensor([ids], device=loaded.device)).logits[0]
+    return list(ids), logits.float().argmax(-1).cpu().tolist()

@@ -26,10 +26,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..core.errors import BadInputError, DeadlineError
+from ..core.errors import BadInputError
 from ..engine.context import Item, RunContext, error_info, peak_memory, stopped
 from ..engine.loaded import DTYPE_BYTES, Loaded
 from ..engine.pricing import local_cost
+from ..engine.stream import StreamMeter
 
 PUSH_EVERY_S = 0.25  # text pushed to the display at most ~4 times a second per call
 BATCH_CACHE_MB = 512.0  # key/value cache allowed for one batch (prompts + answers)
@@ -196,19 +197,15 @@ def _generate_batch(loaded: Loaded, items: list[Item], rows: list[list[int]], ct
     for k, r in enumerate(rows):  # left padding: every row's last prompt token is in the last column
         ids[k, width - len(r):] = torch.tensor(r)
         mask[k, width - len(r):] = 1
-    deadline = float(ctx.settings.deadline_s)
-    why: dict[str, str] = {}
+    started, t0 = time.time(), time.perf_counter()
+    meters = [StreamMeter(ctx, item, t0=t0, started_at=started) for item in items]  # one per row, same start
 
     class Halt(StoppingCriteria):
         """Stop pressed or deadline passed: every row ends now."""
 
         def __call__(self, input_ids, scores, **kwargs):  # noqa: ARG002
-            if not why:
-                if ctx.cancelled:
-                    why["reason"] = "stopped"
-                elif time.perf_counter() - t0 > deadline:
-                    why["reason"] = "deadline"
-            return torch.full((input_ids.shape[0],), bool(why), dtype=torch.bool, device=input_ids.device)
+            halted = any([m.halt() for m in meters])
+            return torch.full((input_ids.shape[0],), halted, dtype=torch.bool, device=input_ids.device)
 
     def texts_so_far(streamer: TokenStreamer) -> list[tuple[str, int, bool]]:
         out = []
@@ -218,13 +215,12 @@ def _generate_batch(loaded: Loaded, items: list[Item], rows: list[list[int]], ct
             out.append((text, n, ended or hit))
         return out
 
-    def push(streamer: TokenStreamer) -> None:
+    def push(streamer: TokenStreamer) -> None:  # the streamer calls this a few times a second
         if ctx.on_partial is None or not streamer.times:
             return
-        now, first = time.perf_counter(), streamer.first_token_at
-        for (i, _), (text, n, _) in zip(items, texts_so_far(streamer), strict=True):
-            ctx.partial(i, text, tokens=n, ttft_s=first - t0,
-                        tokens_per_s=(n - 1) / (now - first) if n > 1 and now > first else None)
+        for meter, (text, n, _) in zip(meters, texts_so_far(streamer), strict=True):
+            meter.update(text, n, first_at=streamer.first_token_at, last_at=streamer.times[n - 1] if n else None,
+                         force=True)
 
     streamer = TokenStreamer(push)
     gen = dict(input_ids=ids.to(loaded.device), attention_mask=mask.to(loaded.device), max_new_tokens=new_tokens,
@@ -240,8 +236,6 @@ def _generate_batch(loaded: Loaded, items: list[Item], rows: list[list[int]], ct
     failure = None
     with peak_memory(loaded.device) as mem:
         torch.manual_seed(int(p.get("seed") or 0))
-        started = time.time()
-        t0 = time.perf_counter()
         try:
             with torch.inference_mode():
                 model.generate(**gen)
@@ -251,30 +245,21 @@ def _generate_batch(loaded: Loaded, items: list[Item], rows: list[list[int]], ct
     first = streamer.first_token_at
     finals = texts_so_far(streamer) if streamer.steps else [("", 0, False)] * n_rows
     cost, basis = local_cost((end - t0) / n_rows, ctx.settings.local_usd_per_hour)
-    for k, (item, (text, n, ended)) in enumerate(zip(items, finals, strict=True)):
+    for k, (item, meter, (text, n, ended)) in enumerate(zip(items, meters, finals, strict=True)):
         r = ctx.result(item)
-        row_end = streamer.times[n - 1] if n else end
-        r.output, r.input_tokens, r.output_tokens = text, len(rows[k]), n
-        r.started_at, r.ended_at = started, started + (row_end - t0)
-        r.latency_s, r.peak_memory_mb = row_end - t0, mem["mb"]
-        r.ttft_s = (first - t0) if first is not None and n else None
-        if n > 1 and first is not None and row_end > first:
-            r.tokens_per_s = (n - 1) / (row_end - first)
+        r.input_tokens, r.peak_memory_mb = len(rows[k]), mem["mb"]
         r.cost_usd, r.cost_basis = cost, basis
         r.finish_reason = "stop" if ended else "length"
+        if ended:  # this row had finished before any Stop or deadline
+            meter.halted = None
+        meter.update(text, n, first_at=first, last_at=streamer.times[n - 1] if n else None)
+        meter.finish(r, tokens=n, end=streamer.times[n - 1] if n else end)
         if n_rows > 1:
             r.notes.append(f"batched: {n_rows} prompts in one generate (left padding, one key/value cache) in "
                            f"{end - t0:.3g} s; the cost is this prompt's share")
         if new_tokens < max_new:
             r.notes.append(f"max_tokens cut from {max_new} to {new_tokens}: {ctx.spec.name} reads at most {limit} "
                            "tokens, prompt and answer together")
-        if why.get("reason") == "stopped" and r.finish_reason == "length":
-            stopped(r, n)
-        elif why.get("reason") == "deadline" and r.finish_reason == "length":
-            r.finish_reason = "deadline"
-            r.error = error_info(DeadlineError(
-                f"generation passed the {deadline:g} s deadline; the partial text is kept",
-                "lower max_tokens, or raise oc.setup(deadline_s=...)"))
-        elif failure is not None:
+        if failure is not None and meter.halted is None:
             r.error, r.finish_reason = failure, "error"
         ctx.emit(r)

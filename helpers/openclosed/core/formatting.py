@@ -179,6 +179,17 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "params (M)": ("parameters", millions),
     "size (MB)": ("size on disk", memory_mb),
     "RAM (GB)": ("RAM needed", gigabytes),
+    # the quantization table (02c)
+    "file (MB)": ("file", memory_mb),
+    "weights in memory (MB)": ("weights in memory", memory_mb),
+    "process peak (MB)": ("process peak memory", memory_mb),
+    "load (s)": ("load", duration),
+    "time to first token (s)": ("time to first token", duration),
+    "tokens/s (1 prompt)": ("tokens/s, 1 prompt", rate),
+    "tokens/s (all prompts)": ("tokens/s, all prompts (wall clock)", rate),
+    "weights read (GB/s)": ("weights read per second (GB/s)", rate),
+    "same greedy answer": ("same greedy answer as the reference", score),
+    "top-1 agreement": ("top-1 agreement with the reference", score),
 }
 
 # The look of the lab's tables (the HTML report and every readable table).

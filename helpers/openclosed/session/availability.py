@@ -16,8 +16,13 @@ from .setup import get_settings
 def why_not(spec: ModelSpec, s: Settings | None = None) -> str:
     """Why ``spec`` cannot run in this session ("" when it can)."""
     s = s or get_settings()
-    if not get_backend(spec.backend).LOCAL:
+    backend = get_backend(spec.backend)
+    if not backend.LOCAL:
         return ""  # no key: its column says how to add one (or replays recorded answers)
+    check = getattr(backend, "unavailable", None)  # a backend may know more (e.g. its library is not installed)
+    reason = check(spec, s) if check is not None else ""
+    if reason:
+        return reason
     if spec.source == "hub" and s.offline and local_snapshot(spec) is None:
         return "not downloaded, and this profile is offline"
     try:

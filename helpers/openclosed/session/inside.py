@@ -144,7 +144,9 @@ def look_inside(models: str | list[str] = "smollm2-135m", prompt: str = "Name th
     for spec in specs:
         backend = get_backend(spec.backend)
         try:
-            if backend.LOCAL:
+            if backend.LOCAL and hasattr(backend, "trace"):  # a backend with its own way to read each step's logits
+                traces.append(backend.trace(load_model(spec.name), messages, p))
+            elif backend.LOCAL:
                 _, loaded = _open_model(spec.name)
                 traces.append(_trace_open(spec, loaded, messages, p))
             else:

@@ -24,7 +24,13 @@ _LOAD_LOCK = threading.RLock()
 
 
 def estimate_bytes(spec: ModelSpec, dtype: str) -> int:
-    """Weights of ``spec`` in ``dtype`` (parameters x bytes per parameter); 0 when the size is unknown."""
+    """Memory ``spec`` needs loaded in ``dtype``: what its backend says (``memory_bytes(spec, dtype)``, e.g. a
+    4-bit GGUF file is not 2-4 bytes per weight), else parameters x bytes per parameter; 0 when unknown."""
+    backend = get_backend(spec.backend)
+    if hasattr(backend, "memory_bytes"):
+        said = backend.memory_bytes(spec, dtype)
+        if said is not None:
+            return int(said)
     return int((spec.params_m or 0) * 1e6 * DTYPE_BYTES[dtype])
 
 
@@ -63,6 +69,7 @@ def load_model(name: str | ModelSpec, *, dtype: str | None = None, device: str |
         raise OpenClosedError(f"{spec.name!r} is {spec.family}: its weights are not on this machine",
                               "that is the point of the comparison; use oc.compare() to call it")
     s = get_settings()
+    dtype = dtype or spec.extra.get("dtype")  # a catalog entry may fix its own (e.g. one model in two dtypes)
     device = device or s.device
     if device == "cpu" and dtype == "float16":
         raise OpenClosedError("float16 on CPU is slow and inaccurate", "use dtype='bfloat16' or 'float32' on CPU")

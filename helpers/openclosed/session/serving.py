@@ -2,7 +2,9 @@
 ``oc.serve("smollm2-135m")``.
 
 The same weights that run in the kernel are started in a separate process
-with ``transformers serve`` on ``127.0.0.1`` (a free port) and registered as a
+on ``127.0.0.1`` (a free port) - with ``transformers serve``, or for a GGUF
+model with llama.cpp's own server (``engine="llama.cpp"``: ``python -m
+llama_cpp.server``, the engine under Ollama and LM Studio) - and registered as a
 ``served`` model, so one notebook can put the in-process model, the served
 copy and a closed API side by side, driven by the same ``openai`` client a
 vLLM, TGI or Ollama server would be. Nothing listens beyond loopback.
@@ -56,6 +58,18 @@ def serve_command() -> list[str]:
     return [found, "serve"]
 
 
+def llamacpp_serve_command() -> list[str]:
+    """``python -m llama_cpp.server`` from this Python's environment (clear error when it is missing)."""
+    from ..backends.llamacpp import INSTALL_HINT
+
+    missing = [m for m in ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context",
+                           "pydantic_settings") if not _importable(m)]
+    if missing:
+        raise OpenClosedError(f"llama.cpp's server is not available in this environment (missing: {', '.join(missing)})",
+                              f"{INSTALL_HINT}; its server also needs: pip install 'llama-cpp-python[server]'")
+    return [sys.executable, "-m", "llama_cpp.server"]
+
+
 def _importable(module: str) -> bool:
     import importlib.util
 
@@ -75,7 +89,9 @@ class Server:
     pinned to that model (requests must name that exact path); without, it
     loads any local folder a request names."""
 
-    folder: Path | None = None
+    folder: Path | None = None  # transformers: a model folder; llama.cpp: the GGUF file
+    engine: str = "transformers"  # or "llama.cpp"
+    threads: int = 1  # llama.cpp's threads (transformers serve takes torch's default)
     device: str = "cpu"
     dtype: str = "auto"  # "auto" = the dtype of the weights on disk (bfloat16 for SmolLM2: slow on most CPUs)
     port: int = field(default_factory=free_port)
@@ -94,9 +110,18 @@ class Server:
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(hub), TRANSFORMERS_VERBOSITY="warning")
         for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # the server needs no key: it never gets one
             env.pop(key, None)
-        cmd = serve_command() + ([str(self.folder)] if self.folder else []) + [
-            "--host", "127.0.0.1", "--port", str(self.port), "--device", self.device, "--dtype", self.dtype,
-            "--log-level", "warning"]
+        if self.engine == "llama.cpp":  # one request at a time; a new request must not cut a running stream
+            from ..backends.llamacpp import N_CTX
+
+            cmd = llamacpp_serve_command() + [
+                "--model", str(self.folder), "--model_alias", self.folder.name, "--host", "127.0.0.1",
+                "--port", str(self.port), "--n_ctx", str(N_CTX), "--n_threads", str(self.threads),
+                "--n_threads_batch", str(self.threads), "--logits_all", "False", "--interrupt_requests", "False",
+                "--verbose", "False"]
+        else:
+            cmd = serve_command() + ([str(self.folder)] if self.folder else []) + [
+                "--host", "127.0.0.1", "--port", str(self.port), "--device", self.device, "--dtype", self.dtype,
+                "--log-level", "warning"]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         return self
@@ -106,14 +131,15 @@ class Server:
         import httpx2
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=None, desc="starting transformers serve", unit="s", disable=not progress,
+        what = "llama.cpp's server" if self.engine == "llama.cpp" else "transformers serve"
+        bar = tqdm(total=None, desc=f"starting {what}", unit="s", disable=not progress,
                    bar_format="{desc}: {elapsed}")
         deadline = time.monotonic() + timeout_s
         try:
             while time.monotonic() < deadline:
                 if self.proc is None or self.proc.poll() is not None:
                     code = None if self.proc is None else self.proc.returncode
-                    raise OpenClosedError(f"transformers serve exited with {code} before answering:\n{self.log()}",
+                    raise OpenClosedError(f"{what} exited with {code} before answering:\n{self.log()}",
                                           "read the log above; a model that does not fit in memory is the usual cause")
                 try:
                     if httpx2.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
@@ -125,7 +151,7 @@ class Server:
         finally:
             bar.close()
         self.stop()
-        raise OpenClosedError(f"transformers serve did not answer within {timeout_s:g} s:\n{self.log()}",
+        raise OpenClosedError(f"{what} did not answer within {timeout_s:g} s:\n{self.log()}",
                               "try again with a larger timeout_s= (a first start on a slow machine can take minutes)")
 
     @property
@@ -210,22 +236,30 @@ def server_dtype(spec, settings, dtype: str | None = None) -> tuple[str, str]:
     return chosen, ""
 
 
+ENGINES = ("transformers", "llama.cpp")
+
+
 def serve(model: str, *, task: str | None = None, name: str | None = None, dtype: str | None = None,
-          timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = True) -> ServedModel:
-    """Serve catalog model ``model`` (an open transformers chat model on this
-    machine) behind an OpenAI-compatible endpoint on 127.0.0.1 and register it
-    as ``name`` (default ``"<model>-served"``) for ``task`` (default: the tasks
+          timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = True, engine: str = "transformers") -> ServedModel:
+    """Serve catalog model ``model`` (an open chat model on this machine)
+    behind an OpenAI-compatible endpoint on 127.0.0.1 and register it as
+    ``name`` (default ``"<model>-served"``) for ``task`` (default: the tasks
     of ``model`` that a chat server can do), in ``dtype`` (default: see
-    :func:`server_dtype`). Introduced in ``02_text_generation.ipynb``."""
+    :func:`server_dtype`). ``engine``: ``"transformers"`` (``transformers
+    serve``) or ``"llama.cpp"`` (llama.cpp's server on a GGUF model, e.g.
+    ``oc.serve("smollm2-135m-q4_1", engine="llama.cpp")``; it sends no token
+    usage in streams, so its output tokens are the lab's count of streamed
+    chunks, and the results say so). Introduced in ``02_text_generation.ipynb``."""
+    if engine not in ENGINES:
+        raise OpenClosedError(f"unknown engine {engine!r}", f"use one of {', '.join(map(repr, ENGINES))}")
     spec = get_model(model)
+    if engine == "llama.cpp":
+        return _serve_gguf(spec, task, name, timeout_s, progress)
     if spec.backend != "transformers" or spec.arch not in ("causal-lm", "chat"):
         raise OpenClosedError(f"{model!r} is not an open chat model that `transformers serve` can serve "
                               f"(backend {spec.backend}, {spec.arch or 'no architecture'})",
                               "pick an open text-generation model, e.g. oc.serve('smollm2-135m')")
-    tasks = (task,) if task else tuple(t for t in spec.tasks if t in SERVABLE_TASKS)
-    if not tasks or any(t not in spec.tasks or t not in SERVABLE_TASKS for t in tasks):
-        raise OpenClosedError(f"{model!r} cannot be served for task {task!r}",
-                              f"use one of {', '.join(t for t in spec.tasks if t in SERVABLE_TASKS)}")
+    tasks = _served_tasks(spec, task)
     settings = get_settings()
     with _lock:
         current = _running.get(model)
@@ -249,10 +283,50 @@ def serve(model: str, *, task: str | None = None, name: str | None = None, dtype
              params_m=spec.params_m, notes=f"{model}'s {label} served by `transformers serve` on this machine "
                                            f"(loopback only) in {dtype}" + (f"; {note}" if note else ""),
              replace_existing=True)
-    served = ServedModel(name, model, server)
+    return _keep(ServedModel(name, model, server))
+
+
+def _served_tasks(spec, task: str | None) -> tuple[str, ...]:
+    tasks = (task,) if task else tuple(t for t in spec.tasks if t in SERVABLE_TASKS)
+    if not tasks or any(t not in spec.tasks or t not in SERVABLE_TASKS for t in tasks):
+        raise OpenClosedError(f"{spec.name!r} cannot be served for task {task!r}",
+                              f"use one of {', '.join(t for t in spec.tasks if t in SERVABLE_TASKS)}")
+    return tasks
+
+
+def _keep(served: ServedModel) -> ServedModel:
+    """Remember ``served`` as the running server of its model (stopping the one it replaces)."""
     with _lock:
-        old = _running.pop(model, None)
-        _running[model] = served
-    if old is not None:
+        old = _running.pop(served.source, None)
+        _running[served.source] = served
+    if old is not None and old is not served:
         old.server.stop()
     return served
+
+
+def _serve_gguf(spec, task: str | None, name: str | None, timeout_s: float, progress: bool) -> ServedModel:
+    """A GGUF model behind llama.cpp's OpenAI-compatible server (``python -m llama_cpp.server``) on loopback."""
+    from ..backends.llamacpp import gguf_path
+
+    if spec.backend != "llamacpp":
+        raise OpenClosedError(f"{spec.name!r} is not a GGUF model, so llama.cpp's server cannot serve it",
+                              "serve one of the GGUF models, e.g. oc.serve('smollm2-135m-q4_1', engine='llama.cpp'), "
+                              "or this model with engine='transformers'")
+    tasks = _served_tasks(spec, task)
+    key = f"{spec.name}@llama.cpp"
+    with _lock:
+        current = _running.get(key)
+    if current is not None and current.server.alive and (name is None or name == current.name):
+        return current
+    settings = get_settings()
+    path = gguf_path(spec, settings)
+    server = Server(path, engine="llama.cpp", threads=settings.threads).start()
+    atexit.register(server.stop)
+    server.wait_ready(timeout_s, progress=progress)
+    name = name or f"{spec.name}-served"
+    register(name, tasks=tasks, base_url=server.base_url, model=path.name, license=spec.license,
+             params_m=spec.params_m, size_mb=spec.size_mb,
+             notes=f"{spec.name}'s GGUF served by llama.cpp's server (llama-cpp-python, loopback only); it sends no "
+                   "token usage in streams, so output tokens are the lab's count of streamed chunks (marked on "
+                   "each result)", replace_existing=True)
+    return _keep(ServedModel(name, key, server))

@@ -14,8 +14,9 @@ import threading
 import time
 from typing import Any
 
-from ...core.errors import DeadlineError, OpenClosedError, SpendingCapError, StreamCutError
-from ...engine.context import Item, RunContext, error_info, stopped
+from ...core.errors import OpenClosedError, SpendingCapError, StreamCutError
+from ...engine.context import Item, RunContext, error_info
+from ...engine.stream import DEADLINE, STOPPED, StreamMeter
 from ...engine.results import Result
 from .accounting import price, read_usage, reserve_estimate, settle_cost
 from .errors import map_error
@@ -44,7 +45,6 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
         return r
     kwargs = req.kwargs
     r.notes.extend(req.notes)
-    deadline = float(ctx.settings.deadline_s)
 
     chunks: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
@@ -69,10 +69,10 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
                 except Exception:  # noqa: BLE001
                     pass
 
-    text, pieces, first, finish, failure, halted = "", 0, None, None, None, False
-    r.started_at = time.time()
-    t0 = time.perf_counter()
+    finish, failure = None, None
+    meter = StreamMeter(ctx, item)  # the books: TTFT, tokens/s, partial text, Stop and the deadline
     threading.Thread(target=reader, daemon=True, name=f"oc-stream-{spec.name}-{item[0]}").start()
+
     def close() -> None:
         stop.set()
         stream = holder.get("stream")
@@ -83,24 +83,13 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
                 pass
 
     while True:
-        if ctx.cancelled:
+        if meter.halt():
             close()
-            halted = True
             break
-        remaining = deadline - (time.perf_counter() - t0)
-        try:
-            if remaining <= 0:
-                raise queue.Empty
-            kind, value = chunks.get(timeout=min(remaining, 0.1))
+        try:  # poll: Stop and the deadline are checked every tenth of a second
+            kind, value = chunks.get(timeout=max(0.0, min(meter.deadline_s - (time.perf_counter() - meter.t0), 0.1)))
         except queue.Empty:
-            if remaining > 0.1:
-                continue  # poll again: Stop is checked every tenth of a second
-            close()
-            failure = error_info(DeadlineError(
-                f"the answer passed the {deadline:g} s deadline after {len(text)} characters; the partial text is kept",
-                "lower max_tokens, raise oc.setup(deadline_s=...), or check that the server is not overloaded"))
-            finish = "deadline"
-            break
+            continue
         if kind == "end":
             break
         if kind == "exc":
@@ -117,36 +106,28 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
             delta = getattr(choice, "delta", None)
             piece = getattr(delta, "content", None) if delta is not None else None
             if piece:
-                if first is None:
-                    first = time.perf_counter()
-                text += piece
-                pieces += 1
-                now = time.perf_counter()
-                ctx.partial(item[0], text, tokens=pieces, ttft_s=first - t0,
-                            tokens_per_s=(pieces - 1) / (now - first) if pieces > 1 and now > first else None)
+                meter.update(meter.text + piece, meter.tokens + 1)  # one streamed chunk counted as one token
             if getattr(choice, "finish_reason", None):
                 finish = choice.finish_reason
-    end = time.perf_counter()
-    r.ended_at = time.time()
-    r.latency_s = end - t0
-    r.output = text
-    r.ttft_s = (first - t0) if first is not None else None
-    if r.output_tokens is None and pieces:
-        r.output_tokens = pieces
+    pieces = meter.tokens
+    counted = r.output_tokens is None and pieces
+    meter.finish(r, tokens=r.output_tokens if r.output_tokens is not None else pieces)
+    if counted:
         r.notes.append("no usage in the stream: output tokens counted as streamed chunks")
-    if r.output_tokens and r.output_tokens > 1 and first is not None and end > first:
-        r.tokens_per_s = (r.output_tokens - 1) / (end - first)
-    r.finish_reason = finish
-    if halted:
-        stopped(r, r.output_tokens or pieces)
-        if r.output_tokens is None and pieces:
-            r.output_tokens = pieces
+    if meter.halted is None:
+        r.finish_reason = finish
+    if meter.halted == STOPPED:
         price(spec, r)
         settle_cost(ctx, reserved, r.cost_usd if r.cost_usd is not None else None)
         return r
+    if meter.halted == DEADLINE:
+        failure = r.error
+        r.error = None
+        failure.hint = ("lower max_tokens, raise oc.setup(deadline_s=...), or check that the server is not "
+                        "overloaded")
     if failure is None and finish is None:
         failure = error_info(StreamCutError(
-            f"the stream ended without a finish reason after {len(text)} characters; the partial text is kept",
+            f"the stream ended without a finish reason after {len(meter.text)} characters; the partial text is kept",
             "the connection or the server broke off; rerun this input"))
         failure.retryable = True
     if failure is not None:
@@ -155,7 +136,7 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
             failure.retryable = True
         if r.output_tokens is not None:
             price(spec, r)
-        settle_cost(ctx, reserved, None if text else 0.0)
+        settle_cost(ctx, reserved, None if meter.text else 0.0)
         return r
     price(spec, r)
     settle_cost(ctx, reserved, r.cost_usd)
