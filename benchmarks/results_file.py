@@ -4,9 +4,11 @@ Each file is JSON with the measurement under ``"results"`` and, beside it,
 what a reader needs to trust and regenerate it: the ``command`` that wrote
 it (run from the repository root), the ``commit`` it ran on (``+changes``
 when the tree had uncommitted edits), the ``machine`` (CPU, cores, torch
-threads, accelerator), the ``dtype`` and the ``date`` (UTC). Numbers quoted
-in the docs point into ``"results"`` (``tests/test_results_files.py`` checks
-that they match)::
+threads, accelerator), the ``dtype`` and the ``date`` (UTC). A number quoted
+in the docs is tagged with where it comes from, right after it, e.g.
+``0.84<!-- result benchmarks/results/finetune_recipe.json results.chosen.validation.accuracy -->``
+(a dotted key path, optionally ``* 100`` or ``/ 60``); ``tests/test_results_files.py`` finds every tag and
+checks the number shown equals the file's, rounded as shown::
 
     from results_file import write_results          # benchmarks/ is the script's own folder
     write_results("finetune_recipe", {"chosen": ...}, dtype=settings.dtype)
@@ -69,17 +71,18 @@ def machine() -> dict[str, Any]:
     return out
 
 
-def write_results(name: str, results: dict[str, Any], *, dtype: str, command: str | None = None) -> Path:
-    """Write ``benchmarks/results/<name>.json`` with ``results`` and the provenance fields of :data:`REQUIRED`;
-    ``command`` defaults to the Python command line that is running. Returns the path."""
+def write_results(name: str, results: dict[str, Any], *, dtype: str, command: str | None = None,
+                  folder: Path = RESULTS) -> Path:
+    """Write ``<folder>/<name>.json`` (default ``benchmarks/results/``) with ``results`` and the provenance fields
+    of :data:`REQUIRED`; ``command`` defaults to the Python command line that is running. Returns the path."""
     if command is None:
         script = Path(sys.argv[0]).resolve()
         shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script.name
         command = " ".join(["python", shlex.quote(str(shown)), *map(shlex.quote, sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(), "dtype": dtype,
               "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "results": results}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
