@@ -59,7 +59,7 @@ def default_training_texts():
 TRAINING_PACKAGES = ("torch", "transformers", "sentence-transformers", "peft", "scikit-learn", "accelerate")
 """Libraries whose version is part of a training recipe (a new version may train other weights)."""
 
-SHIPPED_RECIPE = {"epochs": 4, "learning_rate": 1e-4, "batch_size": 16, "freeze_embeddings": True}
+SHIPPED_RECIPE = {"epochs": 2, "learning_rate": 0.0001, "batch_size": 16, "freeze_embeddings": True}
 """The default recipe of ``method="encoder"``: the candidate that scored best on the review lines' validation split
 (written by other writers than the training lines) in ``benchmarks/choose_finetune_recipe.py``; its scores, and
 every other candidate's, are in ``benchmarks/results/finetune_recipe.json`` (a test checks the two agree)."""
