@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_file import write_results
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -163,8 +165,7 @@ def _main(tmp: Path) -> None:
         "versions": package_versions(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out.stem, report, dtype=oc.get_settings().dtype, folder=args.out.parent)
 
     rows = [
         ("(a) sequential loop: API", seq_api, ""),
@@ -182,7 +183,6 @@ def _main(tmp: Path) -> None:
     print("-" * 100)
     for name, secs, note in rows:
         print(f"{name:<44}{secs:>10.3f}  {note}")
-    print(f"\nwritten to {args.out}")
     if not all(report["goals_met"].values()):
         sys.exit(1)
 

@@ -29,13 +29,14 @@ and writes ``benchmarks/results/generation.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from results_file import write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -231,15 +232,13 @@ def main() -> None:
     for k, v in ttft.items():
         print(f"      {k:42s} {'-' if v is None else f'{v * 1000:.0f} ms'}")
     print(f"      served: {served_note}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    write_results(args.out.stem, {
         "model": "smollm2-135m", "dtype": loaded.dtype, "device": loaded.device, "threads": settings.threads,
         "prompts": len(prompts), "max_new_tokens": args.tokens, "rounds": rounds, "median": med,
         "pair_ratio_median": statistics.median(pairs), "ttft_s": ttft,
         "served": served_note, "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "versions": package_versions(),
-    }, indent=2, default=str))
-    print(f"wrote {args.out}")
+    }, dtype=str(loaded.dtype), folder=args.out.parent)
 
 
 if __name__ == "__main__":

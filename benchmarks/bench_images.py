@@ -16,12 +16,13 @@ Prints per-image medians and the ratios (c)/(b) (goal: within 5%) and (c)/(a), a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
 from pathlib import Path
+
+from results_file import write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -95,15 +96,12 @@ def main() -> None:
     print(f"  oc.compare / direct batched      {ratio_batched:8.3f}x  (goal <= 1.05)")
     print(f"  oc.compare / direct one-by-one   {ratio_loop:8.3f}x")
     print(f"  identical pixels (helper vs direct batched): {same}")
-    out = HERE / "results" / "images.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
+    write_results("images", {
         "model": args.model, "prompts": len(prompts), "steps": args.steps, "rounds": args.rounds,
         "batch_size": g["batch_size"], "device": settings.device, "dtype": loaded.dtype, "threads": settings.threads,
         "per_image_s": per_image, "rounds_s": times, "ratio_vs_direct_batched": ratio_batched,
         "ratio_vs_direct_loop": ratio_loop, "identical_pixels": same, "platform": platform.platform(),
-    }, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    }, dtype=str(loaded.dtype))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+
+from results_file import write_results
 
 PROBE = r"""
 import json, os, sys, time
@@ -62,9 +63,7 @@ def main() -> None:
     print(f"{'speed-up of the converted folder over GGUF':45s} {gguf['first_s'] / folder['first_s']:8.1f} x")
     print(f"(dtype {folder['dtype']}; importing torch + transformers' Llama modules took "
           f"{folder['import_s']:.2f} s in each fresh process, not counted above)")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "loading.json").write_text(json.dumps({"gguf": gguf, "folder": folder}, indent=2))
+    write_results("loading", {"gguf": gguf, "folder": folder}, dtype=folder["dtype"])
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ Results go to ``benchmarks/results/sentiment.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -39,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_file import write_results
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENCLOSED_PROFILE", "offline")
@@ -159,9 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{ours / v['texts_per_s']:17.2f} {v['same_labels_as_loop']:12.1%}  {v['texts_per_s_each_round']}")
     print("same labels: share of texts whose label equals the per-text loop's (a check that batching changes nothing)")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"written to {out}")
+    write_results(out.stem, result, dtype=settings.dtype, folder=out.parent)
     return result
 
 

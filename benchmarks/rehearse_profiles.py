@@ -40,6 +40,8 @@ from pathlib import Path
 
 from openclosed.testing.cgroups import Cgroup, cgroups_available
 
+from results_file import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 GB = 1024**3
 MB = 2**20
@@ -361,9 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tmp is not None:
             tmp.cleanup()
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "rehearsal.json").write_text(json.dumps(report, indent=2, default=str))
+    write_results("rehearsal", report, dtype="per model: see results.models[].dtype")
     failed = [r["notebook"] for r in report.get("notebooks", []) if isinstance(r, dict) and not r["ok"]]
     crashed = [r["model"] for r in report.get("models", []) if r.get("decision") == "crashed" or r.get("ok") is False]
     if failed or crashed:

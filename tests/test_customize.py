@@ -209,26 +209,34 @@ def test_answer_only_loss_equals_the_full_causal_lm_loss_and_its_gradients(tiny_
 
 
 def test_bundled_data_files_are_disjoint_and_labelled_as_documented():
-    """The review lines (``review_lines.csv``) and the three-domain texts: ids unique, labels valid, the review
-    lines' test split two-way and balanced, and no test text (after case, spacing and punctuation are ignored) in
-    any training split: a test line seen in training would inflate every accuracy measured on it."""
+    """The review lines (``review_lines.csv``) and the three-domain texts: ids unique and stable, labels valid, the
+    review lines' validation and test splits two-way and balanced per writer, and no held-out text (after case,
+    spacing and punctuation are ignored) in any training split, nor a test line among the validation lines: a
+    held-out line seen before would inflate every accuracy measured on it."""
     import re
 
     def norm(s: str) -> str:
         return " ".join(re.sub(r"[^a-z0-9 ]", " ", s.lower().replace(" n't", "n't").replace(" '", "'")).split())
 
     lines, texts = oc.review_lines(), oc.sentiment_data()
-    assert lines["id"].is_unique and set(lines["domain"]) == {"review line"}
-    assert set(lines["label"]) == {"negative", "neutral", "positive"} and set(lines["split"]) == {"train", "test"}
-    test = oc.review_lines("test")
-    assert test["label"].value_counts().to_dict() == {"negative": 120, "positive": 120}
-    assert len(oc.review_lines("train")) + len(test) == len(lines)
+    assert lines["id"].is_unique and set(lines["domain"]) == {"review line"} and lines["writer"].notna().all()
+    assert set(lines["label"]) == {"negative", "neutral", "positive"}
+    assert set(lines["split"]) == {"train", "validation", "test"}
+    assert lines["id"].head(1999).tolist() == [f"line-{i:04d}" for i in range(1, 2000)]  # ids kept as first written
+    val, test = oc.review_lines("validation"), oc.review_lines("test")
+    for held_out in (val, test):  # two-way, balanced within each writer
+        counts = held_out.groupby("writer")["label"].value_counts().unstack()
+        assert set(counts.columns) == {"negative", "positive"} and (counts["negative"] == counts["positive"]).all()
+    assert len(oc.review_lines("train")) + len(val) + len(test) == len(lines)
     train_texts = {norm(t) for t in pd.concat([oc.review_lines("train"), oc.sentiment_data("train")])["text"]}
-    test_texts = [norm(t) for t in pd.concat([test, oc.sentiment_data("test")])["text"]]
-    assert not [t for t in test_texts if t in train_texts]
+    held_out_texts = [norm(t) for t in pd.concat([val, test, oc.sentiment_data("test")])["text"]]
+    assert not [t for t in held_out_texts if t in train_texts]
+    assert not set(map(norm, val["text"])) & set(map(norm, test["text"]))
     assert not set(map(norm, lines["text"])) & set(map(norm, texts["text"]))
     with pytest.raises(oc.OpenClosedError, match="unknown split"):
-        oc.review_lines("validation")
+        oc.review_lines("dev")
+    with pytest.raises(oc.OpenClosedError, match="unknown split"):
+        oc.sentiment_data("validation")
 
 
 def test_the_same_recipe_trains_once_and_another_recipe_trains_again(tmp_path, monkeypatch):

@@ -40,6 +40,9 @@ def execute(path: Path, tmp_path: Path, env: dict[str, str] | None = None) -> nb
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom_offline_without_key(path, tmp_path):
     nb = execute(path, tmp_path)
+    kept = ROOT / "tests" / "artifacts" / "notebooks" / path.name  # the run's outputs, to read after the test
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, kept)
     text = outputs_text(nb)
     assert "Traceback" not in text
     assert not re.search(r"sk-[A-Za-z0-9_\-]{8,}", text)  # nothing shaped like a real key

@@ -304,8 +304,8 @@ A `StableDiffusionPipeline` with the real component types, small:
 | autoencoder | `AutoencoderKL`, channels {tuple(cfg['vae_channels'])}: 32x32x3 pictures <-> 4x8x8 latents (scaling factor {report['scaling_factor']}) | {par['vae']:,} |
 | scheduler | `DPMSolverMultistepScheduler` (training: DDPM, 1000 steps, scaled-linear betas) | - |
 
-It draws 32x32 pictures. Default settings (catalog preset): 20 steps, guidance 2.5 (the best of 1.5-12 in a sweep on the adherence prompts; higher guidance drew worse). No safety checker (it can only
-draw shapes).
+It draws 32x32 pictures. Default settings (catalog preset): 20 steps, guidance 2.5 (how these were chosen, and the prompt adherence they give:
+`benchmarks/results/mini_sd_adherence.json`). No safety checker (it can only draw shapes).
 
 ## Data
 {report['images']:,} pictures drawn with PIL from seed {report['seed']} (`openclosed.catalog.shapes`): one flat-coloured shape
@@ -316,12 +316,12 @@ pairs {held} are never drawn for training; every colour and every shape is seen 
 
 ## Training (this machine: {report['machine']}, 2 shared CPU cores, no GPU)
 1. Autoencoder: {report['vae_steps']} steps, batch {cfg['vae_batch']}, AdamW, one-cycle learning rate up to {cfg['vae_lr']},
-   L1 reconstruction + {cfg['kl_weight']:g} x KL: **{sec['autoencoder'] / 60:.1f} min**.
+   L1 reconstruction + {cfg['kl_weight']:g} x KL: **{sec['autoencoder'] / 60:.1f}<!-- result helpers/openclosed/data/mini_sd/training.json seconds.autoencoder / 60 --> min**.
 2. Latents cached; UNet + text encoder: {report['unet_steps']} steps, batch {cfg['unet_batch']}, AdamW, one-cycle up to
    {cfg['unet_lr']}, noise-prediction MSE, caption dropped to "" for {cfg['drop_caption']:.0%} of examples (classifier-free
-   guidance): **{sec['denoiser'] / 60:.1f} min**.
+   guidance): **{sec['denoiser'] / 60:.1f}<!-- result helpers/openclosed/data/mini_sd/training.json seconds.denoiser / 60 --> min**.
 
-Total wall time including drawing the data: **{sec['total'] / 60:.1f} min** on 2 CPU cores shared with other work.
+Total wall time including drawing the data: **{sec['total'] / 60:.1f}<!-- result helpers/openclosed/data/mini_sd/training.json seconds.total / 60 --> min** on 2 CPU cores shared with other work.
 
 Loss curves (step: mean loss over the preceding window):
 - autoencoder (L1): {vae_curve}

@@ -18,11 +18,12 @@ _PUBLIC = {
 }
 
 
-def _bundled(file: str, split: str | None):
+def _bundled(file: str, split: str | None, splits: tuple[str, ...] = ("train", "test")):
     import pandas as pd
 
-    if split not in (None, "train", "test"):
-        raise OpenClosedError(f"unknown split {split!r}", "use 'train' or 'test' (or no split for both)")
+    if split is not None and split not in splits:
+        raise OpenClosedError(f"unknown split {split!r}",
+                              f"use {' or '.join(map(repr, splits))} (or no split for all of them)")
     with resources.files("openclosed").joinpath(f"data/{file}").open("r", encoding="utf-8") as f:
         df = pd.read_csv(f)
     return df if split is None else df[df["split"] == split]
@@ -40,13 +41,18 @@ def sentiment_data(split: str | None = None, domain: str | None = None):
     return df.reset_index(drop=True)
 
 
+REVIEW_LINE_SPLITS = ("train", "validation", "test")
+
+
 def review_lines(split: str | None = None):
     """Short lines from film reviews, written for the project (see
     ``data/DATA_CARD.md``), as a DataFrame with ``id, domain, text, label,
-    split`` (``domain`` is ``"review line"``). The training split has all three
-    labels; the test split only ``positive`` and ``negative``, for two-way
+    split, writer`` (``domain`` is ``"review line"``; ``writer`` names who
+    wrote the line, and no writer is in two splits). The training split has
+    all three labels; the validation split (for choosing a recipe) and the
+    test split (scored once) only ``positive`` and ``negative``, for two-way
     accuracy (``Evaluation.two_way``) like public movie-review benchmarks."""
-    return _bundled("review_lines.csv", split).reset_index(drop=True)
+    return _bundled("review_lines.csv", split, REVIEW_LINE_SPLITS).reset_index(drop=True)
 
 
 def load_dataset(name: str, limit: int | None = 500, seed: int = 0):

@@ -18,16 +18,19 @@ losses, time) saved next to the weights:
 :func:`train_head_only` is their like-for-like baseline: the same head fitted
 on the same texts, the encoder untouched.
 
-Both keep the word-embedding table frozen by default: half of MiniLM's
-weights, whose gradients and optimizer updates were most of the training
-time, and training them generalised worse (measured with the first-token
-head on 816 review lines: 0.78 two-way accuracy on the held-out lines with
-the table trained, 0.84 with it frozen). (Introduced in
+Both can keep the word-embedding table frozen (``freeze_embeddings``): half
+of MiniLM's weights, whose gradients and optimizer updates are most of the
+training time. Whether to, and the epochs and learning rate, are the
+recipe ``oc.finetune_classifier`` ships: chosen on review lines written
+separately from the training lines (their ``validation`` split) by
+``benchmarks/choose_finetune_recipe.py``, which records every candidate's
+score in ``benchmarks/results/finetune_recipe.json``. (Introduced in
 ``04_customize.ipynb``; ``oc.finetune_classifier`` calls them.)
 
-The validation texts are carved out of the training texts (stratified, with
-the seed): the test split is never looked at while training, so choosing
-epochs on the validation curve does not leak the test set into the model.
+The curves' validation texts are carved out of the training texts
+(stratified, with the seed): the test split is never looked at while
+training, so reading epochs off the curve does not leak the test set into
+the model.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class TrainingRun:
     results: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     reused_from: str | None = None  # the kept folder this was copied from, when the same recipe was trained before
+    recipe: str | None = None  # the hash of the recipe (engine.trainedcache.recipe_key): same recipe, same weights
 
     def save(self) -> Path:
         """Write ``training.json`` into the run's folder (the run manifest)."""
