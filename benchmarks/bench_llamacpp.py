@@ -19,14 +19,12 @@ transformers >= 2. Prints a table and writes ``benchmarks/results/llamacpp.json`
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import subprocess
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from results_file import write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -69,20 +67,11 @@ def through_lab(oc, model: str, prompts: list[str], max_tokens: int) -> tuple[li
     return [r.output for r in results], sum(r.output_tokens or 0 for r in results), wall
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--gguf", default="smollm2-135m-q4_1")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "llamacpp.json")
     args = ap.parse_args()
 
     import llama_cpp
@@ -133,17 +122,12 @@ def main() -> None:
     print(f"  median: lab/direct {med['lab_over_direct']:.3f} (goal >= 0.95), lab/transformers "
           f"{med['lab_over_transformers']:.2f} (goal >= 2), direct/transformers {med['direct_over_transformers']:.2f}")
     llm.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-                    "load_average": os.getloadavg()},
+    write_results("llamacpp", {
         "gguf": args.gguf, "gguf_type": loaded.dtype, "transformers_dtype": tf.dtype, "device": tf.device,
         "threads": settings.threads, "prompts": len(PROMPTS), "max_tokens": args.tokens, "rounds": args.rounds,
-        "median": med, "rounds_detail": [{k: v for k, v in r.items()} for r in rows],
+        "median": med, "rounds_detail": rows,
         "versions": {**package_versions(), "llama-cpp-python": llama_cpp.__version__},
-    }, indent=2, default=str))
-    print(f"wrote {args.out}")
+    }, dtype=f"gguf {loaded.dtype} / transformers {tf.dtype}")
 
 
 if __name__ == "__main__":
