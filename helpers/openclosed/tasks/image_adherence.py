@@ -17,11 +17,41 @@ from ..core.errors import BadInputError
 from ..engine.stats import wilson
 
 
-def adherence_prompts(per_pair: int = 3) -> list[str]:
-    """Prompts for every colour + shape pair (seen and held out), ``per_pair`` wordings each (backgrounds vary)."""
+WORDINGS = ("large, centred, background", "small, in a corner, background", "bare")
+"""The three ways :func:`adherence_prompts` asks for a pair: size, place and background said; a small shape in a
+corner; colour and shape alone."""
+
+SPLITS = ("test", "validation")
+
+
+def adherence_prompts(per_pair: int = 3, split: str = "test") -> list[str]:
+    """Prompts for every colour + shape pair (seen and held out), ``per_pair`` each, cycling the three
+    :data:`WORDINGS` ("a large red circle in the centre on a grey background", "a small red circle at the top
+    left on a black background", "a red circle"); backgrounds and corners rotate with the pair.
+
+    ``split="validation"`` gives other backgrounds and corners for the same pairs: choose settings (guidance,
+    steps) on those prompts with other seeds, and report once on the ``"test"`` ones."""
+    if split not in SPLITS:
+        raise BadInputError(f"split={split!r} is not one of {', '.join(SPLITS)}",
+                            'use split="validation" to choose settings and split="test" to report')
+    if int(per_pair) < 1:
+        raise BadInputError(f"per_pair={per_pair} asks for no prompts", "use per_pair=3 (one per wording)")
     bgs = tuple(shapes.BACKGROUNDS)
-    return [f"a large {c} {s} on a {bgs[k % len(bgs)]} background" if k < len(bgs) else f"a {c} {s}"
-            for c in shapes.COLOURS for s in shapes.SHAPES for k in range(per_pair)]
+    corners = tuple(p for p in shapes.PLACES if p != "in the centre")
+    shift = 0 if split == "test" else 1
+    out = []
+    for j, (c, s) in enumerate((c, s) for c in shapes.COLOURS for s in shapes.SHAPES):
+        for k in range(int(per_pair)):
+            turn = j + k // len(WORDINGS)  # a second round of wordings gets other backgrounds and corners
+            bg = bgs[(turn + shift) % len(bgs)]
+            wording = k % len(WORDINGS)
+            if wording == 0:
+                out.append(f"a large {c} {s} in the centre on a {bg} background")
+            elif wording == 1:
+                out.append(f"a small {c} {s} {corners[(turn + 2 * shift) % len(corners)]} on a {bg} background")
+            else:
+                out.append(f"a {c} {s}" if k < len(WORDINGS) else f"a {c} {s} on a {bg} background")
+    return out
 
 
 @dataclass
