@@ -10,6 +10,7 @@ even odds for its best shape or colour) is "unsure" and never a match."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..catalog import shape_classifier, shapes
@@ -22,6 +23,8 @@ WORDINGS = ("large, centred, background", "small, in a corner, background", "bar
 corner; colour and shape alone."""
 
 SPLITS = ("test", "validation")
+HAND_LABELS = Path(__file__).resolve().parent.parent / "data" / "judge_check"
+"""mini-sd pictures labelled by eye (``labels.csv``; how they were made: ``README.md`` there)."""
 
 
 def adherence_prompts(per_pair: int = 3, split: str = "test") -> list[str]:
@@ -163,3 +166,56 @@ def adherence(run: Any, classifier: Any = None, seed_of: dict[int, int] | None =
             rows += _rows(model, seed, [r.input for r in results], [r.image for r in results],
                           [r.error for r in results], net, unsure_below)
     return _adherence(rows)
+
+
+def hand_label_agreement(folder: str | Path = HAND_LABELS, classifier: Any = None,
+                         unsure_below: float = shape_classifier.UNSURE_BELOW) -> dict[str, Any]:
+    """How often the judge agrees with a person on generated pictures (``labels.csv`` in ``folder``: ``file``,
+    ``colour``, ``shape``, each ``unreadable`` where the person could not tell; the prompt comes from each PNG's
+    metadata).
+
+    ``agree``: pictures where the judge's verdict (matches its prompt or not) is the person's, with its 95%
+    Wilson interval; ``same_reading``: readable pictures where the judge reads the colour and shape the person
+    saw (and is not unsure); ``unsure_on_unreadable``: unreadable pictures the judge was unsure of."""
+    import pandas as pd
+    from PIL import Image
+
+    from ..engine.images import read_png_meta
+
+    folder = Path(folder)
+    table = folder / "labels.csv"
+    if not table.exists():
+        raise BadInputError(f"no labels.csv in {folder}", "label the pictures first (benchmarks/judge_sample.py)")
+    labels = pd.read_csv(table, dtype=str).fillna("")
+    prompts, images = [], []
+    for f in labels["file"]:
+        prompts.append(read_png_meta(folder / f)["prompt"])
+        with Image.open(folder / f) as im:
+            images.append(im.convert("RGB"))
+    readings = shape_classifier.read(classifier or shape_classifier.load(), images, unsure_below)
+    agree = same = readable = unreadable = unsure_unreadable = person_matches = judge_matches = 0
+    disagreements = []
+    for (_, row), prompt, (colour, shape, conf, unsure) in zip(labels.iterrows(), prompts, readings):
+        asked = shapes.parse_prompt(prompt)
+        seen = (row["colour"].strip().lower(), row["shape"].strip().lower())
+        person = seen == asked
+        judged = not unsure and (colour, shape) == asked
+        person_matches += person
+        judge_matches += judged
+        agree += person == judged
+        if "unreadable" in seen:
+            unreadable += 1
+            unsure_unreadable += unsure
+        else:
+            readable += 1
+            same += not unsure and (colour, shape) == seen
+        if person != judged:
+            disagreements.append(f"{row['file']}: asked {' '.join(asked)}, person saw {' '.join(seen)}, judge read "
+                                 f"{colour} {shape} ({conf:.2f}{', unsure' if unsure else ''})")
+    n = len(labels)
+    low, high = wilson(agree, n)
+    s_low, s_high = wilson(same, readable)
+    return {"images": n, "agree": agree, "share": agree / n if n else float("nan"), "low": low, "high": high,
+            "person_matches": person_matches, "judge_matches": judge_matches,
+            "readable": readable, "same_reading": same, "same_reading_low": s_low, "same_reading_high": s_high,
+            "unreadable": unreadable, "unsure_on_unreadable": unsure_unreadable, "disagreements": disagreements}
