@@ -186,16 +186,37 @@ def test_each_vendor_streams_with_or_without_usage(vendor, usage, keys):
         assert any("counted as streamed chunks" in n for n in r.notes) and r.input_tokens is None
 
 
+class _SleepLog:
+    """Stands in for the ``time`` module inside the openai client: records each retry's wait, sleeps none."""
+
+    def __init__(self):
+        import time
+
+        self._time, self.waits = time, []
+
+    def sleep(self, seconds):
+        self.waits.append(seconds)
+
+    def __getattr__(self, name):
+        return getattr(self._time, name)
+
+
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_each_vendor_rate_limit_is_retried_after_retry_after(vendor, keys):
-    fake = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="0"), vendor_handler(vendor)))
+def test_each_vendor_rate_limit_is_retried_after_retry_after(vendor, keys, monkeypatch):
+    import openai._base_client
+
+    waits = _SleepLog()
+    monkeypatch.setattr(openai._base_client, "time", waits)
+    fake = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="7"), vendor_handler(vendor)))
     register_vendor_fake(vendor, fake)
     r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
     assert r.ok and fake.count == 2
-    always_429 = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="0")))
+    assert waits.waits == [7.0]  # the client waited exactly what the vendor's Retry-After said
+    always_429 = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="3")))
     register_vendor_fake(vendor, always_429, name="busy")
     r = oc.compare("sentiment", ["busy"], TEXTS[:1], progress=False, cache="off").results[0]
     assert r.error.type == "RateLimitError" and r.error.retryable and always_429.count == 3  # 1 + 2 retries
+    assert waits.waits == [7.0, 3.0, 3.0] and "slow down" in r.error.message
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
@@ -208,12 +229,61 @@ def test_each_vendor_auth_error_names_its_key_and_is_not_retried(vendor, keys):
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_each_vendor_refusal_is_not_credited_with_a_label(vendor, keys):
+def test_each_vendor_refusal_is_its_own_error_with_the_text_kept(vendor, keys):
     fake = FakeAPI(vendor_handler(vendor, refusal=True))
     register_vendor_fake(vendor, fake)
     r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
-    assert r.error is not None and r.error.type == "MalformedResponse" and r.output not in ("positive", "negative")
-    assert r.finish_reason in ("content_filter", "refusal")
+    assert r.error is not None and r.error.type == "RefusalError" and f"{vendor} declined" in r.error.message
+    assert r.output == "I can't help with that." and r.finish_reason in ("content_filter", "refusal")
+    assert fake.count == 1 and r.answered_by == REPORTED[vendor]  # not retried; still who answered
+    stream = FakeAPI(vendor_handler(vendor, refusal=True))
+    register_vendor_fake(vendor, stream, name="declines")
+    g = oc.compare("text-generation", ["declines"], ["Say hello"], progress=False, max_tokens=8, cache="off")
+    assert g.results[0].error.type == "RefusalError"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_what_was_sent_and_honoured_is_kept_per_result_and_in_the_manifest(vendor, keys):
+    register_vendor_fake(vendor, FakeAPI(vendor_handler(vendor)))
+    run = oc.compare("sentiment", [f"fake-{vendor}", "vader"], TEXTS, progress=False, seed=7, cache="off")
+    caps = vendors.capabilities(oc.get_model(CATALOG_NAME[vendor]))
+    record = json.loads(run.result(f"fake-{vendor}").generation)
+    used = run.manifest["sent_and_honoured"]
+    assert set(used) == {f"fake-{vendor}"}  # API models only: vader ran here
+    u = used[f"fake-{vendor}"]
+    assert u["sent"] == record["sent"] and u["answered_by"] == [REPORTED[vendor]] and u["fresh"] == 2
+    assert ("seed" in u["sent"]) == caps.seed and caps.max_tokens_param in u["sent"]
+    if caps.seed:
+        assert u["sent"]["seed"] == 7
+    else:
+        assert f"seed: not supported by {vendor} (not sent)" in u["not sent"]
+    if caps.structured == "json_schema":
+        assert u["sent"]["response_format"] == "json_schema"
+        assert u["honoured"] == {"response_format": {"honoured (the requested JSON came back)": 2}}
+    else:
+        assert "response_format" not in u["sent"] and u["sent"]["structured output"].endswith("(fallback)")
+        assert any(n.startswith("structured output (response_format): not supported") for n in u["not sent"])
+    assert u["cost_usd"] == pytest.approx(sum(r.cost_usd for r in run.results if r.model == f"fake-{vendor}"))
+    table = oc.capabilities(run).set_index("model")
+    row = table.loc[f"fake-{vendor}"]
+    assert row["ok"] == "2/2" and row["answers"] == "2 fresh" and row["answered by"] == REPORTED[vendor]
+    assert row["retires"].startswith("none announced") and row["cost ($)"] > 0
+    assert ("seed: not supported" in row["not sent"]) == (not caps.seed)
+
+
+def test_a_server_that_ignores_response_format_is_measured_as_ignoring_it_and_usage_as_missing(keys):
+    from openai_fakes import chat_response
+
+    fake = FakeAPI(lambda request: chat_response("Positive."))  # a served model that answers in words
+    register_fake("words-only", fake, family="served", model="m")
+    run = oc.compare("sentiment", ["words-only"], TEXTS[:1], progress=False, cache="off")
+    u = run.manifest["sent_and_honoured"]["words-only"]
+    assert run.results[0].output == "positive"
+    assert u["honoured"] == {"response_format": {"ignored (the answer was not the requested JSON)": 1}}
+    register_vendor_fake("mistral", FakeAPI(vendor_handler("mistral", stream_usage=False)))
+    g = oc.compare("text-generation", ["fake-mistral"], ["Say hello"], progress=False, max_tokens=8, cache="off")
+    assert g.manifest["sent_and_honoured"]["fake-mistral"]["honoured"] == {
+        "stream_options": {"ignored (no usage in the stream)": 1}}
 
 
 def test_one_model_per_vendor_and_an_open_one_replay_from_a_recording_with_no_key(monkeypatch, tmp_path, keys):

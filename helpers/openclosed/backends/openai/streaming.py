@@ -16,10 +16,11 @@ from typing import Any
 
 from ...core.errors import DeadlineError, OpenClosedError, SpendingCapError, StreamCutError
 from ...engine.context import Item, RunContext, error_info, stopped
-from ...engine.results import Result
+from ...engine.results import ErrorInfo, Result
 from .accounting import price, read_usage, reserve_estimate, settle_cost
 from .errors import map_error
-from .request import chat_request
+from .request import chat_request, who
+from .structured import REFUSAL_FINISH
 
 
 def generate(spec, client, item: Item, ctx: RunContext) -> Result:
@@ -44,6 +45,7 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
         return r
     kwargs = req.kwargs
     r.notes.extend(req.notes)
+    r.generation = req.record()
     deadline = float(ctx.settings.deadline_s)
 
     chunks: queue.SimpleQueue = queue.SimpleQueue()
@@ -131,6 +133,10 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
     r.latency_s = end - t0
     r.output = text
     r.ttft_s = (first - t0) if first is not None else None
+    if "stream_options" in kwargs:
+        req.honoured["stream_options"] = ("honoured (usage came back)" if r.input_tokens is not None
+                                          else "ignored (no usage in the stream)")
+        r.generation = req.record()
     if r.output_tokens is None and pieces:
         r.output_tokens = pieces
         r.notes.append("no usage in the stream: output tokens counted as streamed chunks")
@@ -144,6 +150,10 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
         price(spec, r)
         settle_cost(ctx, reserved, r.cost_usd if r.cost_usd is not None else None)
         return r
+    if failure is None and finish in REFUSAL_FINISH:
+        failure = ErrorInfo("RefusalError", f"{who(spec)} declined to go on (finish_reason={finish}) after "
+                            f"{len(text)} characters; the partial text is kept",
+                            "the vendor's policy or the model refused it (not retried): rephrase the prompt")
     if failure is None and finish is None:
         failure = error_info(StreamCutError(
             f"the stream ended without a finish reason after {len(text)} characters; the partial text is kept",
