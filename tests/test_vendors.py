@@ -307,3 +307,81 @@ def test_one_model_per_vendor_and_an_open_one_replay_from_a_recording_with_no_ke
     assert {r.output for r in run.results if r.model != "vader"} == {
         r.output for r in recorded.results if r.model != "vader"}
     assert json.dumps(run.manifest).count("fake-openai-key") == 0
+
+
+REPLAY_SCRIPT = """
+import json, openclosed as oc
+oc.setup("offline", local_only=True, verbose=False)   # a fresh session: no key, no route out of this machine
+names = {names!r}
+texts = {texts!r}
+print("before import:", oc.answerable(names, "sentiment", texts))
+oc.import_recording()                                  # $OPENCLOSED_RECORDING
+chosen = oc.answerable(names, "sentiment", texts)
+run = oc.compare("sentiment", chosen + ["vader"], texts, progress=False)
+import pandas as pd
+with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+    print(run.summary()[["model", "answered_by", "ok", "errors", "cost ($)", "cached"]].to_string(index=False))
+    print(oc.capabilities(run)[["model", "answered by", "ok", "cost ($)", "answers", "not sent"]].to_string(index=False))
+print(json.dumps({{"chosen": chosen, "results": [dict(model=r.model, output=r.output, ok=r.ok, cost=r.cost_usd,
+    answered_by=r.answered_by, cache=r.cache, cached_at=r.cached_at, error=str(r.error or "")) for r in run.results],
+    "measured": oc.capabilities(run).to_dict("records")}}))
+"""
+
+
+def test_one_model_per_vendor_and_an_open_one_replay_in_a_fresh_session_with_no_key(tmp_path, keys):
+    """Record the catalog's own closed models (their requests going to each vendor's fake, with planted fake
+    keys), export, then in a new Python process with no key at all and the local-only guard on: import, and
+    every column answers, priced and attributed to what the vendor reported, marked as replayed with its date."""
+    import gzip
+    import os
+    import subprocess
+    import sys
+
+    names = [CATALOG_NAME[v] for v in VENDORS]
+    for v in VENDORS:  # the catalog's entries themselves, sent to the fakes: the recording replays for them
+        register_vendor_fake(v, FakeAPI(vendor_handler(v)), name=CATALOG_NAME[v])
+    recorded = oc.compare("sentiment", names + ["vader"], TEXTS, progress=False)
+    assert all(r.ok for r in recorded.results)
+    path = tmp_path / "recorded.jsonl.gz"
+    assert oc.export_cache(path) == len(names) * len(TEXTS)  # closed answers only
+    assert "-key-0123456789" not in gzip.open(path, "rt").read()  # no key in the recording
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    # a fresh session with a response cache of its own (empty): what it replays comes from the recording alone
+    env.update(OPENCLOSED_RECORDING=str(path), PYTHONPATH=os.pathsep.join(sys.path),
+               OPENCLOSED_RESPONSES_DIR=str(tmp_path / "fresh-session-responses"))
+    out = subprocess.run([sys.executable, "-c", REPLAY_SCRIPT.format(names=names, texts=TEXTS)], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    print(out.stdout)  # the replayed comparison as printed (pytest -s shows it)
+    lines = out.stdout.strip().splitlines()
+    data = json.loads(lines[-1])
+    assert lines[0] == "before import: []"  # no key: no closed model could answer before the recording
+    assert data["chosen"] == names
+    closed = [r for r in data["results"] if r["model"] != "vader"]
+    assert len(closed) == len(names) * len(TEXTS) and all(r["ok"] for r in data["results"])
+    assert all(r["cache"] == "miss" for r in data["results"] if r["model"] == "vader")  # its cache was empty
+    for r in closed:
+        vendor = next(v for v in VENDORS if CATALOG_NAME[v] == r["model"])
+        assert r["answered_by"] == REPORTED[vendor] and r["cost"] > 0 and r["cache"] == "replay" and r["cached_at"]
+    want = {(r.model, r.input_index): r.output for r in recorded.results if r.model != "vader"}
+    got = {(r["model"], i % len(TEXTS)): r["output"] for i, r in enumerate(closed)}
+    assert got == want
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    for row in data["measured"]:
+        assert row["answers"] == f"replayed, recorded {today}" and row["ok"] == f"{len(TEXTS)}/{len(TEXTS)}"
+    assert "-key-0123456789" not in out.stdout + out.stderr
+
+
+def test_with_no_recording_the_notebook_cell_says_so_in_one_line_and_keyless_closed_models_are_left_out(
+        capsys, monkeypatch):
+    monkeypatch.delenv("OPENCLOSED_RECORDING", raising=False)
+    assert oc.recording_path() is None and oc.import_recording() == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("No recording")
+    assert oc.answerable(["gpt-6-luna", "claude-haiku-4-5", "vader"], "sentiment", TEXTS) == ["vader"]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-anthropic-key-0123456789")
+    assert oc.answerable(["gpt-6-luna", "claude-haiku-4-5", "vader"], "sentiment", TEXTS) == ["claude-haiku-4-5",
+                                                                                              "vader"]
+    monkeypatch.setenv("OPENCLOSED_RECORDING", "nowhere.jsonl.gz")  # named but missing: an error with the fix
+    with pytest.raises(oc.OpenClosedError, match="no cache file"):
+        oc.import_recording()
