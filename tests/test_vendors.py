@@ -366,9 +366,12 @@ def test_one_model_per_vendor_and_an_open_one_replay_in_a_fresh_session_with_no_
     want = {(r.model, r.input_index): r.output for r in recorded.results if r.model != "vader"}
     got = {(r["model"], i % len(TEXTS)): r["output"] for i, r in enumerate(closed)}
     assert got == want
-    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    from openclosed.engine.responsecache import recording_dates
+
+    (day,) = recording_dates(path)  # the day the answers were stored (not today's date: the test may cross midnight)
+    assert {r["cached_at"][:10] for r in closed} == {day}
     for row in data["measured"]:
-        assert row["answers"] == f"replayed, recorded {today}" and row["ok"] == f"{len(TEXTS)}/{len(TEXTS)}"
+        assert row["answers"] == f"replayed, recorded {day}" and row["ok"] == f"{len(TEXTS)}/{len(TEXTS)}"
     assert "-key-0123456789" not in out.stdout + out.stderr
 
 
