@@ -9,8 +9,9 @@ adherence reported once on test prompts and seeds it was not chosen on.
    share of pictures whose shape and colour match (seen and held-out pairs apart), each with its 95% Wilson
    interval, beside the chance rate (1 in 24) and the share the judge was unsure of.
 
-Writes ``benchmarks/results/mini_sd_adherence.json`` (with the commit, machine, dtype, date and this command);
-the model card's numbers are read from that file.
+Writes ``benchmarks/results/mini_sd_adherence.json`` (with the commit, machine, dtype, date and this command)
+and the model card's section "Guidance, steps and prompt adherence" from it (``--card-only`` rewrites that
+section from the existing file, drawing nothing).
 
     python benchmarks/mini_sd_adherence.py [--guidance 1 1.5 2 2.5 3 4 6 8] [--steps 10 20 30]
 """
@@ -30,6 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "results" / "mini_sd_adherence.json"
+CARD = ROOT / "helpers" / "openclosed" / "data" / "mini_sd" / "MODEL_CARD.md"
+BEGIN, END = "<!-- adherence: written by benchmarks/mini_sd_adherence.py -->", "<!-- /adherence -->"
 VALIDATION_SEEDS = (100, 101)
 TEST_SEEDS = (0, 1, 2)
 
@@ -58,13 +61,61 @@ def _split_rows(ad) -> dict:
     return out
 
 
+def card_section(result: dict) -> str:
+    """The model card's section, every number read from ``result`` (the results file)."""
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
+
+    t, c = result["test"], result["chosen"]
+    rows = "\n".join(f"| {r['guidance_scale']:g} | {r['steps']} | {r['matches']}/{r['images']} | "
+                     f"{pct(r['seen']['share'])} | {pct(r['held-out']['share'])} |" for r in result["validation_sweep"])
+    lines = [
+        BEGIN, "## Guidance, steps and prompt adherence", "",
+        f"Chosen on **validation** prompts and seeds, reported once on **test** prompts and seeds "
+        f"(`{result['command']}`; results: `benchmarks/results/mini_sd_adherence.json`, commit "
+        f"{result['commit'][:12]}, {result['machine']['device']}, {result['dtype']}, {result['date'][:10]}). "
+        "Adherence: the share of pictures whose shape **and** colour the shape classifier reads as asked "
+        f"(unsure readings never match); a guess among the 24 pairs would match {pct(result['chance'])}.", "",
+        f"Validation: `{result['chosen_on']['prompts']}` with seeds {result['chosen_on']['seeds']} "
+        f"({result['validation_sweep'][0]['images']} pictures per setting); rule: {result['chosen_on']['rule']}.", "",
+        "| guidance | steps | matches | seen pairs | held-out pairs |", "|---|---|---|---|---|", rows, "",
+        f"**Chosen: guidance {c['guidance_scale']:g}, {c['steps']} steps** (the catalog preset). On the test prompts "
+        f"(`{t['prompts']}`, seeds {t['seeds']}):", "",
+        f"* seen pairs: {t['seen']['matches']}/{t['seen']['images']} = **{pct(t['seen']['share'])}** "
+        f"[95% CI {pct(t['seen']['low'])}, {pct(t['seen']['high'])}]",
+        f"* held-out pairs: {t['held-out']['matches']}/{t['held-out']['images']} = **{pct(t['held-out']['share'])}** "
+        f"[95% CI {pct(t['held-out']['low'])}, {pct(t['held-out']['high'])}]",
+        f"* chance: {pct(result['chance'])}", "",
+        "The judge itself was checked against a person on 48 generated pictures "
+        "(`benchmarks/results/judge_agreement.json`, `helpers/openclosed/data/judge_check/`).", END]
+    return "\n".join(lines)
+
+
+def write_card(result: dict, card: Path = CARD) -> None:
+    """Put :func:`card_section` into the model card, in place of the previous one (or at the end)."""
+    text = card.read_text(encoding="utf-8")
+    section = card_section(result)
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    card.write_text(text, encoding="utf-8")
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="mini-sd")
     ap.add_argument("--guidance", type=float, nargs="+", default=[1, 1.5, 2, 2.5, 3, 4, 6, 8])
     ap.add_argument("--steps", type=int, nargs="+", default=[10, 20, 30])
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--card-only", action="store_true", help="rewrite the model card's section from --out")
     args = ap.parse_args()
+    if args.card_only:
+        result = json.loads(Path(args.out).read_text(encoding="utf-8"))
+        write_card(result)
+        print(card_section(result))
+        return result
+    commit = _commit()  # the code that draws, before anything else can change
 
     from tqdm.auto import tqdm
 
@@ -120,7 +171,7 @@ def main() -> dict:
         "validation_sweep": sweep,
         "test": {"prompts": "oc.adherence_prompts(3, split='test')", "seeds": list(TEST_SEEDS),
                  **_split_rows(ad)},
-        "commit": _commit(),
+        "commit": commit,
         "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
                     "device": settings.device, "torch_threads": torch.get_num_threads()},
         "dtype": settings.dtype,
@@ -140,7 +191,8 @@ def main() -> dict:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {out} ({settings.device}, {settings.dtype})")
+    write_card(result)
+    print(f"written to {out} ({settings.device}, {settings.dtype}) and to the model card")
     return result
 
 

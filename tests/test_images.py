@@ -392,3 +392,24 @@ def test_a_caption_reads_the_empty_cells_of_a_grid_table_as_empty():
     alone, batched = (_caption(row, "seed") for _, row in rows.iterrows())
     assert "0.50 s" in alone and "batch" not in alone
     assert "batch of 3: 0.60 s" in batched
+
+
+def test_mini_sd_preset_and_model_card_come_from_the_adherence_results_file():
+    """Guidance and steps chosen on validation prompts (benchmarks/mini_sd_adherence.py): the catalog preset is
+    the choice the results file records, and the model card's section is written from that file, number for
+    number."""
+    import importlib.util
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    result = json.loads((root / "benchmarks" / "results" / "mini_sd_adherence.json").read_text())
+    preset = oc.get_model("mini-sd").extra["preset"]
+    assert (preset["guidance_scale"], preset["steps"]) == (result["chosen"]["guidance_scale"],
+                                                           result["chosen"]["steps"])
+    assert result["test"]["seeds"] and not set(result["test"]["seeds"]) & set(result["chosen_on"]["seeds"])
+    spec = importlib.util.spec_from_file_location("mini_sd_adherence", root / "benchmarks" / "mini_sd_adherence.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    card = (root / "helpers" / "openclosed" / "data" / "mini_sd" / "MODEL_CARD.md").read_text()
+    assert bench.card_section(result) in card
+    assert "the best of 1.5-12" not in card  # the old hand-typed claim is gone
