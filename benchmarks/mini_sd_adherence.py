@@ -72,7 +72,7 @@ def card_section(result: dict) -> str:
     lines = [
         BEGIN, "## Guidance, steps and prompt adherence", "",
         f"Chosen on **validation** prompts and seeds, reported once on **test** prompts and seeds "
-        f"(`{result['command']}`; results: `benchmarks/results/mini_sd_adherence.json`, commit "
+        f"(`{result['command'].strip()}`; results: `benchmarks/results/mini_sd_adherence.json`, commit "
         f"{result['commit'][:12]}, {result['machine']['device']}, {result['dtype']}, {result['date'][:10]}). "
         "Adherence: the share of pictures whose shape **and** colour the shape classifier reads as asked "
         f"(unsure readings never match); a guess among the 24 pairs would match {pct(result['chance'])}.", "",
@@ -176,7 +176,7 @@ def main() -> dict:
                     "device": settings.device, "torch_threads": torch.get_num_threads()},
         "dtype": settings.dtype,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python benchmarks/mini_sd_adherence.py " + shlex.join(sys.argv[1:]),
+        "command": shlex.join(["python", "benchmarks/mini_sd_adherence.py", *sys.argv[1:]]),
     }
     print(f"validation ({len(validation)} prompts x seeds {list(VALIDATION_SEEDS)}), steps {preset_steps}:")
     for r in sweep:
