@@ -113,7 +113,8 @@ def test_compare_batches_prompts_and_keeps_every_image_as_drawn_alone():
     assert np.abs(_pixels(together.results[1].image) - _pixels(alone.results[0].image)).max() <= tolerance
     r = together.results[0]
     assert r.cost_usd is not None and r.latency_s > 0 and not r.random_weights
-    assert '"steps": 4' in r.generation and '"guidance_scale": 2.5' in r.generation  # the preset's guidance
+    guidance = oc.get_model("mini-sd").extra["preset"]["guidance_scale"]
+    assert '"steps": 4' in r.generation and f'"guidance_scale": {guidance}' in r.generation  # the preset's
 
 
 def test_grid_pngs_carry_their_parameters_and_make_the_same_image_again(tmp_path):
@@ -210,8 +211,43 @@ def test_the_judge_scores_a_drawing_under_the_wrong_caption_zero_and_can_be_unsu
     assert lo <= good.share("seen") <= hi
 
 
+def test_adherence_prompts_use_all_three_wordings_and_validation_prompts_differ():
+    from openclosed.tasks.image_adherence import adherence_prompts
+
+    test, val = adherence_prompts(3), adherence_prompts(3, split="validation")
+    assert len(test) == len(val) == 72 and len(set(test)) == 72
+    assert sum(p.startswith("a large ") and " in the centre " in p for p in test) == 24
+    assert sum(p.startswith("a small ") and any(f" {where} " in p for where in shapes.PLACES
+                                                 if where != "in the centre") for p in test) == 24
+    assert sum(len(p.split()) == 3 for p in test) == 24  # "a red circle": colour and shape alone
+    sized = [p for p in test if len(p.split()) > 3]
+    assert set(sized).isdisjoint(val)  # the worded prompts differ; the bare ones differ by seed
+    assert {shapes.parse_prompt(p) for p in test} == {(c, s) for c in shapes.COLOURS for s in shapes.SHAPES}
+    assert len(adherence_prompts(6)) == 144 and len(set(adherence_prompts(6))) == 144
+    with pytest.raises(oc.OpenClosedError, match="split="):
+        adherence_prompts(3, split="train")
+
+
+def test_the_judge_agrees_with_a_person_on_the_hand_labelled_sample_as_recorded():
+    """48 mini-sd pictures labelled by eye (helpers/openclosed/data/judge_check); the agreement the results
+    file records (benchmarks/judge_sample.py --score) is what the judge gives today, and it is high."""
+    import json
+
+    from openclosed.tasks.image_adherence import HAND_LABELS, hand_label_agreement
+
+    got = hand_label_agreement()
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+                           / "judge_agreement.json").read_text())
+    assert got["images"] == recorded["images"] == 48 == len(list(HAND_LABELS.glob("[0-9][0-9].png")))
+    assert (got["agree"], got["same_reading"], got["unreadable"]) == (
+        recorded["agree"], recorded["same_reading"], recorded["unreadable"])
+    assert got["low"] >= 0.7 and got["low"] <= got["share"] <= got["high"]
+    assert got["person_matches"] < got["images"]  # the sample holds pictures that do not follow their prompt
+    assert len(got["disagreements"]) == got["images"] - got["agree"]
+
+
 def test_random_weights_score_near_chance_and_mini_sd_well_above():
-    prompts = [f"a large {c} {s} on a white background" for c, s in shapes.SEEN[::2][:8]]
+    prompts = [p for p in oc.adherence_prompts(3) if shapes.parse_prompt(p) in shapes.SEEN][::5][:10]
     rand = oc.adherence(oc.compare("image-generation", ["tiny-sd-random"], prompts, steps=2, cache="off",
                                    progress=False))
     mini = oc.adherence(oc.compare("image-generation", ["mini-sd"], prompts, steps=8, cache="off", progress=False))
@@ -357,3 +393,24 @@ def test_a_caption_reads_the_empty_cells_of_a_grid_table_as_empty():
     alone, batched = (_caption(row, "seed") for _, row in rows.iterrows())
     assert "0.50 s" in alone and "batch" not in alone
     assert "batch of 3: 0.60 s" in batched
+
+
+def test_mini_sd_preset_and_model_card_come_from_the_adherence_results_file():
+    """Guidance and steps chosen on validation prompts (benchmarks/mini_sd_adherence.py): the catalog preset is
+    the choice the results file records, and the model card's section is written from that file, number for
+    number."""
+    import importlib.util
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    result = json.loads((root / "benchmarks" / "results" / "mini_sd_adherence.json").read_text())
+    preset = oc.get_model("mini-sd").extra["preset"]
+    assert (preset["guidance_scale"], preset["steps"]) == (result["chosen"]["guidance_scale"],
+                                                           result["chosen"]["steps"])
+    assert result["test"]["seeds"] and not set(result["test"]["seeds"]) & set(result["chosen_on"]["seeds"])
+    spec = importlib.util.spec_from_file_location("mini_sd_adherence", root / "benchmarks" / "mini_sd_adherence.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    card = (root / "helpers" / "openclosed" / "data" / "mini_sd" / "MODEL_CARD.md").read_text()
+    assert bench.card_section(result) in card
+    assert "the best of 1.5-12" not in card  # the old hand-typed claim is gone

@@ -186,16 +186,37 @@ def test_each_vendor_streams_with_or_without_usage(vendor, usage, keys):
         assert any("counted as streamed chunks" in n for n in r.notes) and r.input_tokens is None
 
 
+class _SleepLog:
+    """Stands in for the ``time`` module inside the openai client: records each retry's wait, sleeps none."""
+
+    def __init__(self):
+        import time
+
+        self._time, self.waits = time, []
+
+    def sleep(self, seconds):
+        self.waits.append(seconds)
+
+    def __getattr__(self, name):
+        return getattr(self._time, name)
+
+
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_each_vendor_rate_limit_is_retried_after_retry_after(vendor, keys):
-    fake = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="0"), vendor_handler(vendor)))
+def test_each_vendor_rate_limit_is_retried_after_retry_after(vendor, keys, monkeypatch):
+    import openai._base_client
+
+    waits = _SleepLog()
+    monkeypatch.setattr(openai._base_client, "time", waits)
+    fake = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="7"), vendor_handler(vendor)))
     register_vendor_fake(vendor, fake)
     r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
     assert r.ok and fake.count == 2
-    always_429 = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="0")))
+    assert waits.waits == [7.0]  # the client waited exactly what the vendor's Retry-After said
+    always_429 = FakeAPI(sequence(vendor_error(vendor, 429, "slow down", retry_after="3")))
     register_vendor_fake(vendor, always_429, name="busy")
     r = oc.compare("sentiment", ["busy"], TEXTS[:1], progress=False, cache="off").results[0]
     assert r.error.type == "RateLimitError" and r.error.retryable and always_429.count == 3  # 1 + 2 retries
+    assert waits.waits == [7.0, 3.0, 3.0] and "slow down" in r.error.message
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
@@ -208,12 +229,61 @@ def test_each_vendor_auth_error_names_its_key_and_is_not_retried(vendor, keys):
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
-def test_each_vendor_refusal_is_not_credited_with_a_label(vendor, keys):
+def test_each_vendor_refusal_is_its_own_error_with_the_text_kept(vendor, keys):
     fake = FakeAPI(vendor_handler(vendor, refusal=True))
     register_vendor_fake(vendor, fake)
     r = oc.compare("sentiment", [f"fake-{vendor}"], TEXTS[:1], progress=False, cache="off").results[0]
-    assert r.error is not None and r.error.type == "MalformedResponse" and r.output not in ("positive", "negative")
-    assert r.finish_reason in ("content_filter", "refusal")
+    assert r.error is not None and r.error.type == "RefusalError" and f"{vendor} declined" in r.error.message
+    assert r.output == "I can't help with that." and r.finish_reason in ("content_filter", "refusal")
+    assert fake.count == 1 and r.answered_by == REPORTED[vendor]  # not retried; still who answered
+    stream = FakeAPI(vendor_handler(vendor, refusal=True))
+    register_vendor_fake(vendor, stream, name="declines")
+    g = oc.compare("text-generation", ["declines"], ["Say hello"], progress=False, max_tokens=8, cache="off")
+    assert g.results[0].error.type == "RefusalError"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_what_was_sent_and_honoured_is_kept_per_result_and_in_the_manifest(vendor, keys):
+    register_vendor_fake(vendor, FakeAPI(vendor_handler(vendor)))
+    run = oc.compare("sentiment", [f"fake-{vendor}", "vader"], TEXTS, progress=False, seed=7, cache="off")
+    caps = vendors.capabilities(oc.get_model(CATALOG_NAME[vendor]))
+    record = json.loads(run.result(f"fake-{vendor}").generation)
+    used = run.manifest["sent_and_honoured"]
+    assert set(used) == {f"fake-{vendor}"}  # API models only: vader ran here
+    u = used[f"fake-{vendor}"]
+    assert u["sent"] == record["sent"] and u["answered_by"] == [REPORTED[vendor]] and u["fresh"] == 2
+    assert ("seed" in u["sent"]) == caps.seed and caps.max_tokens_param in u["sent"]
+    if caps.seed:
+        assert u["sent"]["seed"] == 7
+    else:
+        assert f"seed: not supported by {vendor} (not sent)" in u["not sent"]
+    if caps.structured == "json_schema":
+        assert u["sent"]["response_format"] == "json_schema"
+        assert u["honoured"] == {"response_format": {"honoured (the requested JSON came back)": 2}}
+    else:
+        assert "response_format" not in u["sent"] and u["sent"]["structured output"].endswith("(fallback)")
+        assert any(n.startswith("structured output (response_format): not supported") for n in u["not sent"])
+    assert u["cost_usd"] == pytest.approx(sum(r.cost_usd for r in run.results if r.model == f"fake-{vendor}"))
+    table = oc.capabilities(run).set_index("model")
+    row = table.loc[f"fake-{vendor}"]
+    assert row["ok"] == "2/2" and row["answers"] == "2 fresh" and row["answered by"] == REPORTED[vendor]
+    assert row["retires"].startswith("none announced") and row["cost ($)"] > 0
+    assert ("seed: not supported" in row["not sent"]) == (not caps.seed)
+
+
+def test_a_server_that_ignores_response_format_is_measured_as_ignoring_it_and_usage_as_missing(keys):
+    from openai_fakes import chat_response
+
+    fake = FakeAPI(lambda request: chat_response("Positive."))  # a served model that answers in words
+    register_fake("words-only", fake, family="served", model="m")
+    run = oc.compare("sentiment", ["words-only"], TEXTS[:1], progress=False, cache="off")
+    u = run.manifest["sent_and_honoured"]["words-only"]
+    assert run.results[0].output == "positive"
+    assert u["honoured"] == {"response_format": {"ignored (the answer was not the requested JSON)": 1}}
+    register_vendor_fake("mistral", FakeAPI(vendor_handler("mistral", stream_usage=False)))
+    g = oc.compare("text-generation", ["fake-mistral"], ["Say hello"], progress=False, max_tokens=8, cache="off")
+    assert g.manifest["sent_and_honoured"]["fake-mistral"]["honoured"] == {
+        "stream_options": {"ignored (no usage in the stream)": 1}}
 
 
 def test_one_model_per_vendor_and_an_open_one_replay_from_a_recording_with_no_key(monkeypatch, tmp_path, keys):
@@ -237,3 +307,84 @@ def test_one_model_per_vendor_and_an_open_one_replay_from_a_recording_with_no_ke
     assert {r.output for r in run.results if r.model != "vader"} == {
         r.output for r in recorded.results if r.model != "vader"}
     assert json.dumps(run.manifest).count("fake-openai-key") == 0
+
+
+REPLAY_SCRIPT = """
+import json, openclosed as oc
+oc.setup("offline", local_only=True, verbose=False)   # a fresh session: no key, no route out of this machine
+names = {names!r}
+texts = {texts!r}
+print("before import:", oc.answerable(names, "sentiment", texts))
+oc.import_recording()                                  # $OPENCLOSED_RECORDING
+chosen = oc.answerable(names, "sentiment", texts)
+run = oc.compare("sentiment", chosen + ["vader"], texts, progress=False)
+import pandas as pd
+with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+    print(run.summary()[["model", "answered_by", "ok", "errors", "cost ($)", "cached"]].to_string(index=False))
+    print(oc.capabilities(run)[["model", "answered by", "ok", "cost ($)", "answers", "not sent"]].to_string(index=False))
+print(json.dumps({{"chosen": chosen, "results": [dict(model=r.model, output=r.output, ok=r.ok, cost=r.cost_usd,
+    answered_by=r.answered_by, cache=r.cache, cached_at=r.cached_at, error=str(r.error or "")) for r in run.results],
+    "measured": oc.capabilities(run).to_dict("records")}}))
+"""
+
+
+def test_one_model_per_vendor_and_an_open_one_replay_in_a_fresh_session_with_no_key(tmp_path, keys):
+    """Record the catalog's own closed models (their requests going to each vendor's fake, with planted fake
+    keys), export, then in a new Python process with no key at all and the local-only guard on: import, and
+    every column answers, priced and attributed to what the vendor reported, marked as replayed with its date."""
+    import gzip
+    import os
+    import subprocess
+    import sys
+
+    names = [CATALOG_NAME[v] for v in VENDORS]
+    for v in VENDORS:  # the catalog's entries themselves, sent to the fakes: the recording replays for them
+        register_vendor_fake(v, FakeAPI(vendor_handler(v)), name=CATALOG_NAME[v])
+    recorded = oc.compare("sentiment", names + ["vader"], TEXTS, progress=False)
+    assert all(r.ok for r in recorded.results)
+    path = tmp_path / "recorded.jsonl.gz"
+    assert oc.export_cache(path) == len(names) * len(TEXTS)  # closed answers only
+    assert "-key-0123456789" not in gzip.open(path, "rt").read()  # no key in the recording
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    # a fresh session with a response cache of its own (empty): what it replays comes from the recording alone
+    env.update(OPENCLOSED_RECORDING=str(path), PYTHONPATH=os.pathsep.join(sys.path),
+               OPENCLOSED_RESPONSES_DIR=str(tmp_path / "fresh-session-responses"))
+    out = subprocess.run([sys.executable, "-c", REPLAY_SCRIPT.format(names=names, texts=TEXTS)], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    print(out.stdout)  # the replayed comparison as printed (pytest -s shows it)
+    lines = out.stdout.strip().splitlines()
+    data = json.loads(lines[-1])
+    assert lines[0] == "before import: []"  # no key: no closed model could answer before the recording
+    assert data["chosen"] == names
+    closed = [r for r in data["results"] if r["model"] != "vader"]
+    assert len(closed) == len(names) * len(TEXTS) and all(r["ok"] for r in data["results"])
+    assert all(r["cache"] == "miss" for r in data["results"] if r["model"] == "vader")  # its cache was empty
+    for r in closed:
+        vendor = next(v for v in VENDORS if CATALOG_NAME[v] == r["model"])
+        assert r["answered_by"] == REPORTED[vendor] and r["cost"] > 0 and r["cache"] == "replay" and r["cached_at"]
+    want = {(r.model, r.input_index): r.output for r in recorded.results if r.model != "vader"}
+    got = {(r["model"], i % len(TEXTS)): r["output"] for i, r in enumerate(closed)}
+    assert got == want
+    from openclosed.engine.responsecache import recording_dates
+
+    (day,) = recording_dates(path)  # the day the answers were stored (not today's date: the test may cross midnight)
+    assert {r["cached_at"][:10] for r in closed} == {day}
+    for row in data["measured"]:
+        assert row["answers"] == f"replayed, recorded {day}" and row["ok"] == f"{len(TEXTS)}/{len(TEXTS)}"
+    assert "-key-0123456789" not in out.stdout + out.stderr
+
+
+def test_with_no_recording_the_notebook_cell_says_so_in_one_line_and_keyless_closed_models_are_left_out(
+        capsys, monkeypatch):
+    monkeypatch.delenv("OPENCLOSED_RECORDING", raising=False)
+    assert oc.recording_path() is None and oc.import_recording() == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("No recording")
+    assert oc.answerable(["gpt-6-luna", "claude-haiku-4-5", "vader"], "sentiment", TEXTS) == ["vader"]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-anthropic-key-0123456789")
+    assert oc.answerable(["gpt-6-luna", "claude-haiku-4-5", "vader"], "sentiment", TEXTS) == ["claude-haiku-4-5",
+                                                                                              "vader"]
+    monkeypatch.setenv("OPENCLOSED_RECORDING", "nowhere.jsonl.gz")  # named but missing: an error with the fix
+    with pytest.raises(oc.OpenClosedError, match="no cache file"):
+        oc.import_recording()

@@ -47,8 +47,10 @@ def vendor_handler(vendor: str, *, label: str = "positive", stream_usage: bool =
     def handler(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content or b"{}")
         if refusal:
-            return chat_response("I can't help with that.", model=model,
-                                 finish_reason="content_filter" if vendor != "anthropic" else "refusal")
+            why = "content_filter" if vendor != "anthropic" else "refusal"
+            if body.get("stream"):
+                return stream_response(("I can't",), model=model, finish_reason=why)
+            return chat_response("I can't help with that.", model=model, finish_reason=why)
         if body.get("stream"):
             return stream_response(("Hello", " from", " ", vendor), model=model,
                                    usage=stream_usage and "stream_options" in body)

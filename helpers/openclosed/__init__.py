@@ -16,7 +16,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .catalog.licences import licences
-from .catalog.registry import capabilities, get_model, lifecycle, models, register, unregister
+from .catalog.registry import get_model, lifecycle, models, register, unregister
 from .catalog.specs import ModelSpec
 from .core.errors import OpenClosedError
 from .core.formatting import readable, with_interval
@@ -30,8 +30,9 @@ from .engine.results import Comparison, ErrorInfo, Result, load
 from .engine.stats import wilson
 from .engine.votes import merge_votes
 from .session.arena import Arena, Contestant, arena_contestants, contestant
-from .session.availability import available_models
-from .session.cache_files import export_cache, import_cache
+from .session.availability import answerable, available_models
+from .session.cache_files import export_cache, import_cache, import_recording, recording_path
+from .session.capabilities import capabilities
 from .session.compare import compare, rerun
 from .session.customize import (few_shot, fine_tuning_quote, finetune_classifier, finetune_lora, fit_embedding_baseline,
                                 lora_before_after)
@@ -53,8 +54,8 @@ from .views.images import ImageGrid, ImagePanel, Strip, image_grid
 __all__ = [
     # the core path
     "Comparison", "ErrorInfo", "Loaded", "ModelSpec", "OpenClosedError", "Result", "__version__", "ask_for_key",
-    "available_models", "capabilities", "compare", "estimate", "export_cache", "get_model", "get_settings", "import_cache", "lifecycle", "load",
-    "load_model", "models", "readable", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
+    "answerable", "available_models", "capabilities", "compare", "estimate", "export_cache", "get_model", "get_settings", "import_cache", "import_recording", "lifecycle", "load",
+    "load_model", "models", "readable", "recording_path", "register", "release_models", "rerun", "serve", "ServedModel", "set_price", "setup",
     "unregister", "ComparePanel", "plots",
     # sentiment and customising
     "Evaluation", "evaluate", "wilson", "with_interval", "load_dataset", "review_lines", "sentiment_data", "few_shot", "fine_tuning_quote",

@@ -121,7 +121,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
               notes="A mini Stable Diffusion trained from scratch by this project on drawn shapes (32x32 pictures: "
                     "circle, square, triangle, star in six colours); real weights, not a stand-in. Model card: "
                     "helpers/openclosed/data/mini_sd/MODEL_CARD.md.",
-              extra={"preset": {"steps": 20, "guidance_scale": 2.5, "scheduler": "default", "batch_size": 16, "size": 32,
+              extra={"preset": {"steps": 20, "guidance_scale": 4.0, "scheduler": "default", "batch_size": 16, "size": 32,
                                  "latent_factor": 4, "step_s_2cpu": 0.1}}),
     ModelSpec("tiny-sd-random", ("image-generation",), "open", "diffusers", "tiny-sd-random", "built locally, seed 0",
               source="asset", asset="tiny-sd-random", arch="diffusion", params_m=0.5, size_mb=3, ram_gb=0.05, license="Apache-2.0",

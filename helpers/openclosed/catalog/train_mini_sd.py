@@ -304,8 +304,9 @@ A `StableDiffusionPipeline` with the real component types, small:
 | autoencoder | `AutoencoderKL`, channels {tuple(cfg['vae_channels'])}: 32x32x3 pictures <-> 4x8x8 latents (scaling factor {report['scaling_factor']}) | {par['vae']:,} |
 | scheduler | `DPMSolverMultistepScheduler` (training: DDPM, 1000 steps, scaled-linear betas) | - |
 
-It draws 32x32 pictures. Default settings (catalog preset): 20 steps, guidance 2.5 (how these were chosen, and the prompt adherence they give:
-`benchmarks/results/mini_sd_adherence.json`). No safety checker (it can only draw shapes).
+It draws 32x32 pictures. Default settings: the catalog preset's steps and guidance, chosen on validation prompts
+and seeds by `python benchmarks/mini_sd_adherence.py` (section "Guidance, steps and prompt adherence" at the end,
+written by that command from its results file). No safety checker (it can only draw shapes).
 
 ## Data
 {report['images']:,} pictures drawn with PIL from seed {report['seed']} (`openclosed.catalog.shapes`): one flat-coloured shape

@@ -287,7 +287,10 @@ def lifecycle_table(specs: list[Any], today: str | dt.date | None = None, includ
                      "deprecated": lc.deprecated or "-", "shutdown": lc.shutdown or "none announced",
                      "days left": max(left, 0) if left is not None else None, "use instead": lc.replacement or "-",
                      "source": lc.source, "checked": lc.checked})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "days left" in table:  # whole days, blank where no shutdown is announced (not 39.0 / NaN)
+        table["days left"] = table["days left"].astype("Int64")
+    return table
 
 
 __all__ = ["CHECKED", "LIFECYCLE", "MODEL_CAPS", "RETIRE_WARN_DAYS", "SERVED", "VENDORS", "Capabilities", "Lifecycle",

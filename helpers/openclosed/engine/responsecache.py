@@ -111,6 +111,20 @@ def export_cache(settings: Settings, path: str | Path, models: list[str] | None 
     return n
 
 
+def recorded_models(settings: Settings, task: str) -> set[str]:
+    """Names of the models with answers for ``task`` imported from a recording into the active cache."""
+    cache = _cache(settings.responses_dir)
+    return {e.get("model") for e in map(cache.get, cache.iterkeys())
+            if e is not None and e.get("imported") and e.get("task") == task}
+
+
+def recording_dates(path: str | Path) -> list[str]:
+    """The days (YYYY-MM-DD) the answers in a file written by :func:`export_cache` were first stored."""
+    with gzip.open(Path(path), "rt", encoding="utf-8") as f:
+        f.readline()
+        return sorted({str(json.loads(line)["entry"].get("stored_at") or "")[:10] for line in f} - {""})
+
+
 def import_cache(settings: Settings, path: str | Path) -> int:
     """Merge a file written by :func:`export_cache`; its answers replay as ``cache="replay"``."""
     path = Path(path)

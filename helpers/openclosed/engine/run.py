@@ -222,7 +222,7 @@ class ComparisonRun:
             self.task, self.specs, self.texts, self.params, self.settings, response_cache=self.cache.mode,
             created_at=created, started_at=started, wall_s=wall_s,
             label_maps={n: self.label_maps[n] for n in names if n in self.label_maps},
-            endpoints=self.endpoints, loaded=self.loaded_as)
+            endpoints=self.endpoints, loaded=self.loaded_as, results=ordered)
         return Comparison(self.task, names, self.texts, ordered, manifest)
 
 

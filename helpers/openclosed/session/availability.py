@@ -1,5 +1,7 @@
 """Which models can run here, and why not: panels offer only these (the
-others are listed with the reason)."""
+others are listed with the reason). :func:`answerable` picks the closed models
+that can answer given inputs now: with their key, or from a recording
+imported with ``oc.import_cache`` (notebooks 00, 04 and 05)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from ..catalog.registry import all_models
 from ..catalog.specs import ModelSpec
 from ..core.errors import ModelTooLargeError
 from ..core.settings import Settings
+from ..engine.responsecache import active_cache, recorded_models, response_key
 from .loading import fitting_dtype
 from .setup import get_settings
 
@@ -69,3 +72,43 @@ def default_ticked(task: str, options: list[str], s: Settings | None = None) -> 
 def available_models(task: str) -> list[str]:
     """Names of the models that can run ``task`` in this session (see :func:`why_not` for the others)."""
     return usable_models(task)[0]
+
+
+def recorded(name: str, task: str, inputs: list[str] | str | None = None, s: Settings | None = None,
+             **params) -> bool:
+    """True when the response cache holds answers of model ``name`` for ``task``: for every input of ``inputs``
+    with ``params`` (the task's defaults filled in), or, with no ``inputs``, any answer imported from a
+    recording (``oc.import_cache``)."""
+    from ..catalog.registry import get_model
+    from ..tasks import get_task
+
+    s = s or get_settings()
+    if inputs is None:
+        return name in recorded_models(s, task)
+    spec = get_model(name, task)
+    texts = [inputs] if isinstance(inputs, str) else list(inputs)
+    backend = get_backend(spec.backend)
+    endpoint = backend.endpoint(spec) if hasattr(backend, "endpoint") else None
+    checked = get_task(task).validate(dict(params), s)
+    cache = active_cache(s, "read")
+    return bool(texts) and all(cache.get(response_key(spec, task, t, checked, endpoint)) is not None for t in texts)
+
+
+def answerable(names: list[str], task: str, inputs: list[str] | str | None = None, s: Settings | None = None,
+               **params) -> list[str]:
+    """The models of ``names`` that can answer here now: open ones that run here, and API models with their
+    key or with their answers recorded (``oc.import_cache``; for every one of ``inputs`` with ``params`` when
+    given, else any recorded answer for ``task``). The rest are left out: a closed model's column would only
+    say that its key is missing."""
+    from ..catalog.registry import get_model
+
+    s = s or get_settings()
+    out = []
+    for name in names:
+        spec = get_model(name, task)
+        if get_backend(spec.backend).LOCAL:
+            if not why_not(spec, s):
+                out.append(name)
+        elif not missing_key(name, s) or recorded(name, task, inputs, s, **params):
+            out.append(name)
+    return out

@@ -10,6 +10,7 @@ even odds for its best shape or colour) is "unsure" and never a match."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..catalog import shape_classifier, shapes
@@ -17,11 +18,43 @@ from ..core.errors import BadInputError
 from ..engine.stats import wilson
 
 
-def adherence_prompts(per_pair: int = 3) -> list[str]:
-    """Prompts for every colour + shape pair (seen and held out), ``per_pair`` wordings each (backgrounds vary)."""
+WORDINGS = ("large, centred, background", "small, in a corner, background", "bare")
+"""The three ways :func:`adherence_prompts` asks for a pair: size, place and background said; a small shape in a
+corner; colour and shape alone."""
+
+SPLITS = ("test", "validation")
+HAND_LABELS = Path(__file__).resolve().parent.parent / "data" / "judge_check"
+"""mini-sd pictures labelled by eye (``labels.csv``; how they were made: ``README.md`` there)."""
+
+
+def adherence_prompts(per_pair: int = 3, split: str = "test") -> list[str]:
+    """Prompts for every colour + shape pair (seen and held out), ``per_pair`` each, cycling the three
+    :data:`WORDINGS` ("a large red circle in the centre on a grey background", "a small red circle at the top
+    left on a black background", "a red circle"); backgrounds and corners rotate with the pair.
+
+    ``split="validation"`` gives other backgrounds and corners for the same pairs: choose settings (guidance,
+    steps) on those prompts with other seeds, and report once on the ``"test"`` ones."""
+    if split not in SPLITS:
+        raise BadInputError(f"split={split!r} is not one of {', '.join(SPLITS)}",
+                            'use split="validation" to choose settings and split="test" to report')
+    if int(per_pair) < 1:
+        raise BadInputError(f"per_pair={per_pair} asks for no prompts", "use per_pair=3 (one per wording)")
     bgs = tuple(shapes.BACKGROUNDS)
-    return [f"a large {c} {s} on a {bgs[k % len(bgs)]} background" if k < len(bgs) else f"a {c} {s}"
-            for c in shapes.COLOURS for s in shapes.SHAPES for k in range(per_pair)]
+    corners = tuple(p for p in shapes.PLACES if p != "in the centre")
+    shift = 0 if split == "test" else 1
+    out = []
+    for j, (c, s) in enumerate((c, s) for c in shapes.COLOURS for s in shapes.SHAPES):
+        for k in range(int(per_pair)):
+            turn = j + k // len(WORDINGS)  # a second round of wordings gets other backgrounds and corners
+            bg = bgs[(turn + shift) % len(bgs)]
+            wording = k % len(WORDINGS)
+            if wording == 0:
+                out.append(f"a large {c} {s} in the centre on a {bg} background")
+            elif wording == 1:
+                out.append(f"a small {c} {s} {corners[(turn + 2 * shift) % len(corners)]} on a {bg} background")
+            else:
+                out.append(f"a {c} {s}" if k < len(WORDINGS) else f"a {c} {s} on a {bg} background")
+    return out
 
 
 @dataclass
@@ -133,3 +166,56 @@ def adherence(run: Any, classifier: Any = None, seed_of: dict[int, int] | None =
             rows += _rows(model, seed, [r.input for r in results], [r.image for r in results],
                           [r.error for r in results], net, unsure_below)
     return _adherence(rows)
+
+
+def hand_label_agreement(folder: str | Path = HAND_LABELS, classifier: Any = None,
+                         unsure_below: float = shape_classifier.UNSURE_BELOW) -> dict[str, Any]:
+    """How often the judge agrees with a person on generated pictures (``labels.csv`` in ``folder``: ``file``,
+    ``colour``, ``shape``, each ``unreadable`` where the person could not tell; the prompt comes from each PNG's
+    metadata).
+
+    ``agree``: pictures where the judge's verdict (matches its prompt or not) is the person's, with its 95%
+    Wilson interval; ``same_reading``: readable pictures where the judge reads the colour and shape the person
+    saw (and is not unsure); ``unsure_on_unreadable``: unreadable pictures the judge was unsure of."""
+    import pandas as pd
+    from PIL import Image
+
+    from ..engine.images import read_png_meta
+
+    folder = Path(folder)
+    table = folder / "labels.csv"
+    if not table.exists():
+        raise BadInputError(f"no labels.csv in {folder}", "label the pictures first (benchmarks/judge_sample.py)")
+    labels = pd.read_csv(table, dtype=str).fillna("")
+    prompts, images = [], []
+    for f in labels["file"]:
+        prompts.append(read_png_meta(folder / f)["prompt"])
+        with Image.open(folder / f) as im:
+            images.append(im.convert("RGB"))
+    readings = shape_classifier.read(classifier or shape_classifier.load(), images, unsure_below)
+    agree = same = readable = unreadable = unsure_unreadable = person_matches = judge_matches = 0
+    disagreements = []
+    for (_, row), prompt, (colour, shape, conf, unsure) in zip(labels.iterrows(), prompts, readings):
+        asked = shapes.parse_prompt(prompt)
+        seen = (row["colour"].strip().lower(), row["shape"].strip().lower())
+        person = seen == asked
+        judged = not unsure and (colour, shape) == asked
+        person_matches += person
+        judge_matches += judged
+        agree += person == judged
+        if "unreadable" in seen:
+            unreadable += 1
+            unsure_unreadable += unsure
+        else:
+            readable += 1
+            same += not unsure and (colour, shape) == seen
+        if person != judged:
+            disagreements.append(f"{row['file']}: asked {' '.join(asked)}, person saw {' '.join(seen)}, judge read "
+                                 f"{colour} {shape} ({conf:.2f}{', unsure' if unsure else ''})")
+    n = len(labels)
+    low, high = wilson(agree, n)
+    s_low, s_high = wilson(same, readable)
+    return {"images": n, "agree": agree, "share": agree / n if n else float("nan"), "low": low, "high": high,
+            "person_matches": person_matches, "judge_matches": judge_matches,
+            "readable": readable, "same_reading": same, "same_reading_low": s_low, "same_reading_high": s_high,
+            "unreadable": unreadable, "unsure_on_unreadable": unsure_unreadable, "disagreements": disagreements}

@@ -31,6 +31,10 @@ def malformed_hint(spec) -> str:
 
 def _body_message(exc: Any) -> str:
     body = getattr(exc, "body", None)
+    if isinstance(body, list) and body and isinstance(body[0], dict):  # Gemini wraps its error in a list
+        body = body[0]
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
     if isinstance(body, dict):
         msg = body.get("message") or body.get("detail") or body.get("error")
         if msg:

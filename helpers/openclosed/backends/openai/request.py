@@ -7,6 +7,7 @@ prompt and a parser where the vendor has none, marked as a fallback."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,31 @@ class ChatRequest:
     structured: str = "none"  # json_schema | json_object | prompt (strict prompt + parser) | none (not asked)
     logprobs: bool = False
     caps: Capabilities | None = None
+    honoured: dict[str, str] = field(default_factory=dict)
+
+    def sent(self) -> dict[str, Any]:
+        """The parameters that went out, besides the model and the messages (structured output by its kind)."""
+        out: dict[str, Any] = {}
+        for k, v in self.kwargs.items():
+            if k in ("model", "messages"):
+                continue
+            if k == "response_format":
+                v = v.get("type")
+            elif k == "stream_options":
+                v = ", ".join(o for o, on in v.items() if on)
+            elif k == "extra_body":
+                out.update(v)
+                continue
+            out[k] = v
+        if self.structured == "prompt":
+            out["structured output"] = "strict prompt + parser (fallback)"
+        return out
+
+    def record(self) -> str:
+        """What the result keeps of its request (``Result.generation``): what was sent, what was left out and
+        why, and what the answer showed was honoured."""
+        return json.dumps({"sent": self.sent(), "not sent": [n for n in self.notes if "(not sent)" in n],
+                           "honoured": dict(self.honoured)}, default=str)
 
 
 def who(spec) -> str:

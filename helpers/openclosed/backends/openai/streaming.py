@@ -17,10 +17,11 @@ from typing import Any
 from ...core.errors import OpenClosedError, SpendingCapError, StreamCutError
 from ...engine.context import Item, RunContext, error_info
 from ...engine.stream import DEADLINE, STOPPED, StreamMeter
-from ...engine.results import Result
+from ...engine.results import ErrorInfo, Result
 from .accounting import price, read_usage, reserve_estimate, settle_cost
 from .errors import map_error
-from .request import chat_request
+from .request import chat_request, who
+from .structured import REFUSAL_FINISH
 
 
 def generate(spec, client, item: Item, ctx: RunContext) -> Result:
@@ -45,6 +46,7 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
         return r
     kwargs = req.kwargs
     r.notes.extend(req.notes)
+    r.generation = req.record()
 
     chunks: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
@@ -112,6 +114,10 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
     pieces = meter.tokens
     counted = r.output_tokens is None and pieces
     meter.finish(r, tokens=r.output_tokens if r.output_tokens is not None else pieces)
+    if "stream_options" in kwargs:
+        req.honoured["stream_options"] = ("honoured (usage came back)" if r.input_tokens is not None
+                                          else "ignored (no usage in the stream)")
+        r.generation = req.record()
     if counted:
         r.notes.append("no usage in the stream: output tokens counted as streamed chunks")
     if meter.halted is None:
@@ -125,6 +131,10 @@ def generate(spec, client, item: Item, ctx: RunContext) -> Result:
         r.error = None
         failure.hint = ("lower max_tokens, raise oc.setup(deadline_s=...), or check that the server is not "
                         "overloaded")
+    if failure is None and finish in REFUSAL_FINISH:
+        failure = ErrorInfo("RefusalError", f"{who(spec)} declined to go on (finish_reason={finish}) after "
+                            f"{len(meter.text)} characters; the partial text is kept",
+                            "the vendor's policy or the model refused it (not retried): rephrase the prompt")
     if failure is None and finish is None:
         failure = error_info(StreamCutError(
             f"the stream ended without a finish reason after {len(meter.text)} characters; the partial text is kept",

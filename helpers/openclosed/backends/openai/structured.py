@@ -76,6 +76,7 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
                                       deadline - (time.perf_counter() - t0))
     except Exception as exc:
         r.notes.extend(req.notes)
+        r.generation = req.record()
         return call_failed(r, t0, ctx, client, reserved, exc, "answer", deadline,
                             "raise oc.setup(deadline_s=...), or check that the server is not overloaded")
     r.notes.extend(req.notes)
@@ -91,6 +92,13 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
     price(spec, r)
     settle_cost(ctx, reserved, r.cost_usd)
     r.output = content
+    r.generation = req.record()
+    declined = refused(choice)
+    if declined:
+        r.error = ErrorInfo("RefusalError", f"{who(spec)} declined to answer this input ({declined})",
+                            "the vendor's policy or the model refused it (not retried); its text is kept as the "
+                            "output: rephrase the input, or compare the other models on it")
+        return r
     if req.structured == "prompt":
         label = first_label(content)
         if label is None:
@@ -107,10 +115,12 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
         conf = data.get("confidence")
         r.output = label
         r.confidence = min(1.0, max(0.0, float(conf))) if conf is not None else None
+        req.honoured["response_format"] = "honoured (the requested JSON came back)"
     except (ValueError, KeyError, TypeError) as exc:
         # an endpoint whose support is only assumed (a self-hosted server) may ignore response_format and answer
         # in words; a vendor documented to honour it is not credited with a label it did not give as asked
         label = first_label(content) if not req.caps.documented else None
+        req.honoured["response_format"] = "ignored (the answer was not the requested JSON)"
         if label is not None:
             r.output = label
             r.notes.append("the answer was not the requested JSON (this server ignores response_format?); "
@@ -120,7 +130,22 @@ def sentiment(spec, client, item: Item, ctx: RunContext) -> Result:
                                 f"the answer is not the requested JSON label ({exc}): {content[:80]!r}",
                                 "the raw text is kept as the output; rerun, or use a model that supports "
                                 "structured output")
+    r.generation = req.record()
     return r
+
+
+REFUSAL_FINISH = ("content_filter", "refusal")
+"""Finish reasons that mean the vendor declined (OpenAI and Gemini: content_filter; Anthropic's stop reason
+``refusal`` passed through)."""
+
+
+def refused(choice: Any) -> str:
+    """Why ``choice`` is a refusal ("" when it is not): its finish reason, or the message's ``refusal`` text."""
+    text = getattr(getattr(choice, "message", None), "refusal", None)
+    if text:
+        return f"refusal: {str(text)[:120]}"
+    reason = getattr(choice, "finish_reason", None)
+    return f"finish_reason={reason}" if reason in REFUSAL_FINISH else ""
 
 
 def _refuses_response_format(exc: Exception) -> bool:
