@@ -128,7 +128,13 @@ def test_a_model_without_any_answer_is_named_not_hidden():
     run = Comparison("sentiment", ["a", "c"], TEXTS, results, {})
     ev = oc.evaluate(run, GOLD)
     m = ev.metrics.set_index("model")
-    assert m.loc["c", "accuracy"] == 0 and m.loc["c", "errors"] == 6 and math.isnan(m.loc["c", "$ per 1k texts"])
+    # every input is an error, listed; but a model that never answered is not scored as 0% accurate
+    assert m.loc["c", "errors"] == 6 and len(ev.errors.query("model == 'c'")) == 6
+    assert all(math.isnan(m.loc["c", k]) for k in ("accuracy", "accuracy_low", "accuracy_high", "macro-F1",
+                                                    "$ per 1k texts"))
+    assert math.isnan(ev.two_way().set_index("model").loc["c", "two-way accuracy"])
+    assert m.loc["a", "accuracy"] > 0   # the model that answered is scored as usual
+    assert "c" not in set(ev.paired()[["a", "b"]].to_numpy().ravel())
     assert "not shown" in oc.plots.tradeoff(ev).layout.title.text and "c" in oc.plots.tradeoff(ev).layout.title.text
     assert len(ev.disagreements) == 0
 

@@ -21,7 +21,9 @@ the sentence says there is no detectable difference on these texts.
 
 A model's failed inputs are never dropped: they count as wrong, appear in the
 ``errors`` column and in the confusion matrix's ``error`` column, and are listed
-in ``ev.errors``.
+in ``ev.errors``. A model that answered no text at all (no key, not installed)
+keeps its row with every input listed as an error, but is not scored: its
+metrics are empty rather than a misleading 0.
 """
 
 from __future__ import annotations
@@ -198,18 +200,21 @@ class Evaluation:
             rep = classification_report(gold, pred, labels=list(LABELS), output_dict=True, zero_division=0)
             self.report[m] = pd.DataFrame({lab: rep[lab] for lab in LABELS}).T.rename_axis("label")
             first = rs[0] if rs else None
-            acc_low, acc_high = stats.wilson(correct, n)
+            scored = bool(answered)  # a model that answered no text (no key, not installed) is not scored as wrong
+            acc_low, acc_high = stats.wilson(correct, n) if scored else (math.nan, math.nan)
             f1_low, f1_high = stats.percentile_interval(
-                stats.macro_f1(_codes(pred), gold_codes, len(LABELS), self._resamples))
+                stats.macro_f1(_codes(pred), gold_codes, len(LABELS), self._resamples)) if scored else (math.nan,
+                                                                                                      math.nan)
             rows.append({
                 "model": m,
                 "family": first.family if first else "",
                 "random weights": bool(first and first.random_weights),
                 "texts": n,
                 "errors": errors,
-                "accuracy": correct / n if n else math.nan,
+                "accuracy": correct / n if scored else math.nan,
                 "accuracy_low": acc_low, "accuracy_high": acc_high,
-                "macro-F1": float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0)),
+                "macro-F1": float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0))
+                if scored else math.nan,
                 "macro-F1_low": f1_low, "macro-F1_high": f1_high,
                 "accuracy (answered only)": (sum(p == g for p, g in answered) / len(answered)) if answered else math.nan,
                 "kappa vs gold": _kappa([p for p, _ in answered], [g for _, g in answered]) if answered else math.nan,
@@ -281,9 +286,10 @@ class Evaluation:
         rows = []
         for m in self.run.models:
             correct = int(sum(right[m]))
-            low, high = stats.wilson(correct, len(keep))
+            scored = bool(keep) and (self.predictions[m] != ERROR).any()  # answered no text: not scored
+            low, high = stats.wilson(correct, len(keep)) if scored else (math.nan, math.nan)
             rows.append({"model": m, "random weights": any(r.random_weights for r in self.run.results if r.model == m),
-                         "texts": len(keep), "two-way accuracy": correct / len(keep) if keep else math.nan,
+                         "texts": len(keep), "two-way accuracy": correct / len(keep) if scored else math.nan,
                          "two-way accuracy_low": low, "two-way accuracy_high": high,
                          "chosen from scores": from_scores[m], "neutral texts left out": len(self.gold) - len(keep)})
         return pd.DataFrame(rows)
@@ -382,7 +388,8 @@ class Evaluation:
                             for m, rw in zip(self.metrics["model"], self.metrics["random weights"], strict=True)]
         parts = [STYLE, "<div>",
                  f"<b>sentiment evaluation</b>: {len(self.metrics)} models × {len(self.gold)} texts; "
-                 "a failed input counts as wrong (see <code>errors</code>); [brackets]: 95% interval",
+                 "a failed input counts as wrong (see <code>errors</code>); a model that answered none is not scored (-); "
+                 "[brackets]: 95% interval",
                  html_table(readable(metrics, drop_empty=False))]
         pairs = self.paired()
         if len(pairs):
