@@ -301,3 +301,19 @@ def test_the_embedding_baseline_fits_only_a_head_on_the_same_texts(tiny_encoder,
     got = oc.compare("sentiment", ["minilm-lr-small"], texts, cache="off", progress=False)
     assert len(got.results) == 2
     assert all(any("logistic regression trained on 18 texts" in n for n in r.notes) for r in got.results)
+
+
+def test_fine_tuning_quote_prices_the_tokens_and_names_the_base_models_retirement():
+    import openclosed as oc
+    from openclosed.session.customize import VENDOR_FINE_TUNING
+
+    oc.setup("offline", verbose=False, today="2026-12-06")
+    texts = oc.sentiment_data("train").head(6)
+    quote = oc.fine_tuning_quote(None, texts, epochs=2)
+    row = quote.iloc[0]
+    assert len(quote) == 1 and row["epochs"] == 2 and row["training tokens"] > 6 * 10
+    assert row["$"] == pytest.approx(row["training tokens"] * VENDOR_FINE_TUNING["usd_per_1m_training_tokens"] / 1e6)
+    assert row["x base model per call"] > 1   # the tuned copy costs more per call than its base
+    assert "shuts down 2027-01-14, 39 days" in row["base model"] and "gpt-6-luna" in row["base model"]
+    oc.setup("offline", verbose=False, today="2027-02-01")
+    assert oc.fine_tuning_quote(None, texts).iloc[0]["base model"].startswith("retired")

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from ..backends.files import model_files
 from ..catalog.registry import get_model, register
+from ..catalog.vendors import LIFECYCLE, today_from
 from ..core.errors import BadParameterError
 from ..core.labelled_data import review_lines, sentiment_data
 from ..core.labels import FEW_SHOT_TEMPLATE, LABELS, ZERO_SHOT_SYSTEM, ZERO_SHOT_TEMPLATE
@@ -332,7 +333,9 @@ def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int
     Training is not the only bill: the vendor's row also gives the fine-tuned
     model's price per 1M input tokens and how many times the base model's
     price (from the price table) that is — paid on every call, for as long as
-    it is used."""
+    it is used — and the base model's announced retirement (``base model``,
+    judged on ``oc.setup(today=...)`` or today): a vendor's fine-tuned copy
+    ends with its base model."""
     import pandas as pd
 
     from ..core.labels import zero_shot_messages
@@ -347,6 +350,12 @@ def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int
              for t, lab in zip(train["text"], train["label"], strict=True)]
     tokens = sum(len(ids) for ids in tok(chats, add_special_tokens=False)["input_ids"])
     price = usd_per_1m_training_tokens or VENDOR_FINE_TUNING["usd_per_1m_training_tokens"]
+    base_model = VENDOR_FINE_TUNING["model"].split("-20")[0]  # the dated snapshot's model name
+    lc = LIFECYCLE.get(base_model)
+    today = today_from(settings.today)
+    base_status = ("no retirement announced" if lc is None or lc.status(today) == "active" else
+                   f"{lc.status(today)}: shuts down {lc.shutdown}, {lc.days_left(today)} days from "
+                   f"{today.isoformat()} (replacement: {lc.replacement}; {lc.source})")
     tuned_in, _ = VENDOR_FINE_TUNING["fine-tuned model, usd per 1M input / output tokens"]
     base_in, _ = api_cost(VENDOR_FINE_TUNING["model"], VENDOR_FINE_TUNING["vendor"].lower(), 1_000_000, 0)
     rows = [{"where": f"{VENDOR_FINE_TUNING['vendor']} fine-tuning ({VENDOR_FINE_TUNING['model']})",
@@ -354,11 +363,13 @@ def fine_tuning_quote(run: TrainingRun | None = None, train=None, *, epochs: int
              "then $ per 1M input tokens": tuned_in,
              "x base model per call": tuned_in / base_in if base_in else None,
              "price basis": f"${price:g} per 1M training tokens, {VENDOR_FINE_TUNING['as of']}, "
-                            f"{VENDOR_FINE_TUNING['source']}", "texts leave your machine": "yes"}]
+                            f"{VENDOR_FINE_TUNING['source']}", "texts leave your machine": "yes",
+             "base model": base_status}]
     if run is not None:
         rows.append({"where": f"this machine: {run.method} of {run.base_model}", "training tokens": None,
                      "epochs": run.hyperparameters.get("epochs"), "$": run.train_s / 3600 * settings.local_usd_per_hour,
                      "then $ per 1M input tokens": None, "x base model per call": None,
                      "price basis": f"{run.train_s:.0f} s at ${settings.local_usd_per_hour:g}/hour "
-                                    "(oc.setup(local_usd_per_hour=...))", "texts leave your machine": "no"})
+                                    "(oc.setup(local_usd_per_hour=...))", "texts leave your machine": "no",
+                     "base model": "yours: it does not retire"})
     return pd.DataFrame(rows)
