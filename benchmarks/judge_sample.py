@@ -12,7 +12,8 @@ Then a person fills ``labels.csv`` (colour and shape seen, or ``unreadable``) fr
     python benchmarks/judge_sample.py --score
 
 compares the judge with the hand labels (``openclosed.tasks.image_adherence.hand_label_agreement``) and writes
-``benchmarks/results/judge_agreement.json`` (commit, machine, dtype, date, command).
+``benchmarks/results/judge_agreement.json`` through the shared writer (``results_file.write_results``: the
+agreement under ``"results"``; commit, machine, the judge's dtype, date and command beside it).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
-import sys
-from datetime import datetime, timezone
 from pathlib import Path
+
+from results_file import write_results  # benchmarks/ is the script's own folder
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -35,6 +34,8 @@ os.environ.setdefault("OPENCLOSED_CACHE_DIR", str(ROOT / ".cache" / "openclosed"
 
 DRAWS = ({"seed": 7}, {"seed": 8, "steps": 5})
 """The two draws per pair: the preset's settings, and a rough draft."""
+JUDGE_DTYPE = "float32"
+"""The shape classifier judges in float32 on every machine (``openclosed.catalog.shape_classifier``)."""
 
 
 def draw(folder: Path) -> None:
@@ -78,23 +79,19 @@ def contact_sheet(files: list[Path], px: int = 128, per_row: int = 8):
 
 def score(folder: Path, out: Path) -> dict:
     import openclosed as oc
+    from openclosed.engine.images import read_png_meta
     from openclosed.tasks.image_adherence import hand_label_agreement
 
     settings = oc.setup(verbose=False)
     agreement = hand_label_agreement(folder)
-    result = {**agreement, "folder": str(folder.relative_to(ROOT)), "dtype_of_the_judge": "float32",
-              "drawn_in": "see each PNG's metadata (dtype, device, seed, steps)", "machine": platform.platform(),
-              "device": settings.device, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": "python benchmarks/judge_sample.py " + shlex.join(sys.argv[1:])}
-    from mini_sd_adherence import _commit
-
-    result["commit"] = _commit()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    drawn = sorted({read_png_meta(f).get("dtype", "unknown") for f in folder.glob("[0-9][0-9].png")})
+    result = {**agreement, "folder": str(folder.relative_to(ROOT)), "pictures_dtype": ", ".join(drawn),
+              "drawn_in": "see each PNG's metadata (dtype, device, seed, steps)", "device": settings.device}
+    path = write_results(out.stem, result, dtype=JUDGE_DTYPE, folder=out.parent)
     print(json.dumps({k: v for k, v in result.items() if k != "disagreements"}, indent=2))
     for d in result["disagreements"]:
         print("  disagree:", d)
-    return result
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def main() -> None:

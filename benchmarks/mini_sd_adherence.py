@@ -9,9 +9,10 @@ adherence reported once on test prompts and seeds it was not chosen on.
    share of pictures whose shape and colour match (seen and held-out pairs apart), each with its 95% Wilson
    interval, beside the chance rate (1 in 24) and the share the judge was unsure of.
 
-Writes ``benchmarks/results/mini_sd_adherence.json`` (with the commit, machine, dtype, date and this command)
-and the model card's section "Guidance, steps and prompt adherence" from it (``--card-only`` rewrites that
-section from the existing file, drawing nothing).
+Writes ``benchmarks/results/mini_sd_adherence.json`` through the shared writer (``results_file.write_results``:
+the measurement under ``"results"``, with the commit, machine, dtype, date and this command beside it) and the
+model card's section "Guidance, steps and prompt adherence" from it (``--card-only`` rewrites that section from
+the existing file, drawing nothing).
 
     python benchmarks/mini_sd_adherence.py [--guidance 1 2 2.5 3 4 6] [--steps 10 20]
 """
@@ -21,11 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
-import subprocess
-import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,16 +36,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENCLOSED_CACHE_DIR", str(ROOT / ".cache" / "openclosed"))
 
 
-def _commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return sha.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _split_rows(ad) -> dict:
     out = {}
     for split in ("seen", "held-out"):
@@ -61,19 +47,21 @@ def _split_rows(ad) -> dict:
     return out
 
 
-def card_section(result: dict) -> str:
-    """The model card's section, every number read from ``result`` (the results file)."""
+def card_section(record: dict) -> str:
+    """The model card's section, every number read from ``record`` (the results file: the measurement under
+    ``"results"``, where and how it was made beside it)."""
     def pct(x: float) -> str:
         return f"{100 * x:.1f}%"
 
+    result = record["results"]
     t, c = result["test"], result["chosen"]
     rows = "\n".join(f"| {r['guidance_scale']:g} | {r['steps']} | {r['matches']}/{r['images']} | "
                      f"{pct(r['seen']['share'])} | {pct(r['held-out']['share'])} |" for r in result["validation_sweep"])
     lines = [
         BEGIN, "## Guidance, steps and prompt adherence", "",
         f"Chosen on **validation** prompts and seeds, reported once on **test** prompts and seeds "
-        f"(`{result['command'].strip()}`; results: `benchmarks/results/mini_sd_adherence.json`, commit "
-        f"{result['commit'][:12]}, {result['machine']['device']}, {result['dtype']}, {result['date'][:10]}). "
+        f"(`{record['command'].strip()}`; results: `benchmarks/results/mini_sd_adherence.json`, commit "
+        f"{record['commit'][:12]}, {result['device']}, {record['dtype']}, {record['date'][:10]}). "
         "Adherence: the share of pictures whose shape **and** colour the shape classifier reads as asked "
         f"(unsure readings never match); a guess among the 24 pairs would match {pct(result['chance'])}.", "",
         f"Validation: `{result['chosen_on']['prompts']}` with seeds {result['chosen_on']['seeds']} "
@@ -91,10 +79,10 @@ def card_section(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_card(result: dict, card: Path = CARD) -> None:
+def write_card(record: dict, card: Path = CARD) -> None:
     """Put :func:`card_section` into the model card, in place of the previous one (or at the end)."""
     text = card.read_text(encoding="utf-8")
-    section = card_section(result)
+    section = card_section(record)
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
     else:
@@ -111,11 +99,14 @@ def main() -> dict:
     ap.add_argument("--card-only", action="store_true", help="rewrite the model card's section from --out")
     args = ap.parse_args()
     if args.card_only:
-        result = json.loads(Path(args.out).read_text(encoding="utf-8"))
-        write_card(result)
-        print(card_section(result))
-        return result
-    commit = _commit()  # the code that draws, before anything else can change
+        record = json.loads(Path(args.out).read_text(encoding="utf-8"))
+        write_card(record)
+        print(card_section(record))
+        return record
+
+    from results_file import commit, write_results  # benchmarks/ is the script's own folder
+
+    drawn_by = commit()  # the code that draws, before anything else can change
 
     from tqdm.auto import tqdm
 
@@ -157,8 +148,6 @@ def main() -> dict:
 
     ad = score(test, TEST_SEEDS, chosen["guidance_scale"], chosen["steps"])
     bar.close()
-    import torch
-
     result = {
         "what": "mini-sd prompt adherence: shape and colour read by the shape classifier; guidance and steps "
                 "chosen on validation prompts and seeds, reported once on test prompts and seeds",
@@ -171,12 +160,7 @@ def main() -> dict:
         "validation_sweep": sweep,
         "test": {"prompts": "oc.adherence_prompts(3, split='test')", "seeds": list(TEST_SEEDS),
                  **_split_rows(ad)},
-        "commit": commit,
-        "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
-                    "device": settings.device, "torch_threads": torch.get_num_threads()},
-        "dtype": settings.dtype,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "benchmarks/mini_sd_adherence.py", *sys.argv[1:]]),
+        "device": settings.device,
     }
     print(f"validation ({len(validation)} prompts x seeds {list(VALIDATION_SEEDS)}), steps {preset_steps}:")
     for r in sweep:
@@ -189,11 +173,11 @@ def main() -> dict:
         print(f"test {split}: {s['matches']}/{s['images']} = {s['share']:.1%} [95% CI {s['low']:.1%}, "
               f"{s['high']:.1%}], unsure {s['unsure']:.1%}; chance {result['chance']:.1%}")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    write_card(result)
-    print(f"written to {out} ({settings.device}, {settings.dtype}) and to the model card")
-    return result
+    path = write_results(out.stem, result, dtype=settings.dtype, at_commit=drawn_by, folder=out.parent)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    write_card(record)
+    print(f"({settings.device}, {settings.dtype}) and the model card's section from it")
+    return record
 
 
 if __name__ == "__main__":

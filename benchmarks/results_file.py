@@ -72,14 +72,16 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(name: str, results: dict[str, Any], *, dtype: str, command: str | None = None,
-                  folder: Path = RESULTS) -> Path:
+                  at_commit: str | None = None, folder: Path = RESULTS) -> Path:
     """Write ``<folder>/<name>.json`` (default ``benchmarks/results/``) with ``results`` and the provenance fields
-    of :data:`REQUIRED`; ``command`` defaults to the Python command line that is running. Returns the path."""
+    of :data:`REQUIRED`; ``command`` defaults to the Python command line that is running, ``at_commit`` to
+    :func:`commit` now (a long run passes the one it took before it started, so edits made meanwhile do not
+    count). Returns the path."""
     if command is None:
         script = Path(sys.argv[0]).resolve()
         shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script.name
         command = " ".join(["python", shlex.quote(str(shown)), *map(shlex.quote, sys.argv[1:])])
-    record = {"command": command, "commit": commit(), "machine": machine(), "dtype": dtype,
+    record = {"command": command, "commit": at_commit or commit(), "machine": machine(), "dtype": dtype,
               "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "results": results}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"

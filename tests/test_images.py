@@ -237,7 +237,7 @@ def test_the_judge_agrees_with_a_person_on_the_hand_labelled_sample_as_recorded(
 
     got = hand_label_agreement()
     recorded = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-                           / "judge_agreement.json").read_text())
+                           / "judge_agreement.json").read_text())["results"]
     assert got["images"] == recorded["images"] == 48 == len(list(HAND_LABELS.glob("[0-9][0-9].png")))
     assert (got["agree"], got["same_reading"], got["unreadable"]) == (
         recorded["agree"], recorded["same_reading"], recorded["unreadable"])
@@ -403,7 +403,8 @@ def test_mini_sd_preset_and_model_card_come_from_the_adherence_results_file():
     import json
 
     root = Path(__file__).resolve().parents[1]
-    result = json.loads((root / "benchmarks" / "results" / "mini_sd_adherence.json").read_text())
+    record = json.loads((root / "benchmarks" / "results" / "mini_sd_adherence.json").read_text())
+    result = record["results"]
     preset = oc.get_model("mini-sd").extra["preset"]
     assert (preset["guidance_scale"], preset["steps"]) == (result["chosen"]["guidance_scale"],
                                                            result["chosen"]["steps"])
@@ -412,5 +413,5 @@ def test_mini_sd_preset_and_model_card_come_from_the_adherence_results_file():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     card = (root / "helpers" / "openclosed" / "data" / "mini_sd" / "MODEL_CARD.md").read_text()
-    assert bench.card_section(result) in card
+    assert bench.card_section(record) in card
     assert "the best of 1.5-12" not in card  # the old hand-typed claim is gone

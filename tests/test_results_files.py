@@ -116,6 +116,8 @@ def test_the_shared_writer_records_command_commit_machine_dtype_and_date(tmp_pat
     record = json.loads(path.read_text(encoding="utf-8"))
     assert record["results"] == {"x": 1.5} and record["dtype"] == "float32"
     assert record["command"].startswith("python ") and record["commit"] and record["machine"]["cpu"]
+    taken_first = _writer().write_results("probe", {"x": 1.5}, dtype="float32", at_commit="0123abcd", folder=tmp_path)
+    assert json.loads(taken_first.read_text(encoding="utf-8"))["commit"] == "0123abcd"  # a long run's own commit
 
 
 def test_the_shipped_fine_tuning_recipe_is_the_one_chosen_on_validation():
