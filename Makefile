@@ -64,6 +64,7 @@ bench: setup
 	$(PY) benchmarks/bench_sentiment.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_images.py
+	$(PY) benchmarks/bench_serving.py
 
 # The workshop profile without the Hub: random-weight stand-ins of its models (real configurations), every
 # notebook run under a 2 GB / 1 CPU cgroup (needs root), the peak memory per notebook and per model.
