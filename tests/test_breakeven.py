@@ -163,3 +163,19 @@ def test_money_reads_in_whole_dollars_from_a_hundred():
     from openclosed.views.cost import _money
 
     assert _money(66828.58) == "$66,829" and _money(12.345) == "$12.35" and _money(0.01234) == "$0.0123"
+
+
+def test_the_volume_label_is_part_of_every_redrawn_chart():
+    """The volume's line and label are a trace of the figure (a layout annotation was drawn at 0x0 in the
+    browser after a redraw), with the numbers the note gives, after every change."""
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, input_tokens=60, output_tokens=150, volume=1_000_000)
+    for volume in (1_000_000, 30_000_000, 2_500):
+        panel.volume.value = volume
+        (shown,) = panel.figure.outputs
+        data = shown["data"]["application/vnd.plotly.v1+json"]["data"]
+        (line,) = [t for t in data if t.get("meta") == "volume"]
+        at = panel.current().at(volume)
+        assert line["x"] == [volume, volume] and line["mode"] == "lines+text"
+        label = line["text"][1]
+        assert label.startswith(oc.cost_plots._volume(volume)) and oc.cost_plots._money(at["closed $/month"]) in label
+        assert oc.cost_plots._money(at["self-hosted $/month"]) in label

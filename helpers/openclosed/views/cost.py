@@ -33,6 +33,11 @@ def _volume(v: float) -> str:
     return f"{v:.3g}"
 
 
+def top_x(df) -> float:
+    """The largest volume the chart's curves reach."""
+    return float(df["requests/month"].max())
+
+
 def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", max_requests: float | None = None):
     """Monthly cost against requests per month: the closed API's line, the
     self-hosted staircase, the break-even point and ``volume`` marked."""
@@ -55,11 +60,16 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
         fig.add_annotation(x=0.02, y=0.98, xref="paper", yref="paper", xanchor="left", showarrow=False,
                            text="no break-even: a fully busy instance costs more than its requests through the API")
     if volume:
+        # the volume's line and label are a trace of the figure (not a layout annotation, which the browser
+        # drew at 0x0 when the panel redrew the figure), so they are drawn like the curves on every redraw
         at = be.at(volume)
-        fig.add_vline(x=volume, line_dash="dot", line_color="gray")
-        fig.add_annotation(x=volume, y=1.0, yref="paper", showarrow=False, yanchor="bottom",
-                           text=f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
-                                f"self-hosted {_money(at['self-hosted $/month'])}")
+        label = (f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
+                 f"self-hosted {_money(at['self-hosted $/month'])}")
+        top = max(float(df["closed $/month"].max()), float(df["self-hosted $/month"].max()))
+        fig.add_trace(go.Scatter(x=[volume, volume], y=[0, top], mode="lines+text", name=label,
+                                 text=["", label], textposition="bottom right" if volume < top_x(df) / 2
+                                 else "bottom left", line={"color": "gray", "dash": "dot"},
+                                 hovertemplate=label + "<extra>your volume</extra>", meta="volume"))
     fig.update_layout(title=title or "Monthly cost: closed API vs self-hosting", xaxis_title="requests per month",
                       yaxis_title="$ per month", height=420, margin={"t": 70, "b": 90},
                       legend={"orientation": "h", "y": -0.25})
