@@ -276,6 +276,12 @@ def test_panel_plays_a_round_votes_and_draws_the_board(two_fakes, tmp_path):
     assert figures[0]["layout"]["title"]["text"].startswith("Leaderboard from 1 votes")
     assert {d["type"] for f in figures for d in f["data"]} == {"scatter", "heatmap"}
     assert (tmp_path / "p.jsonl").exists()
+    # the votes file travels as a download link (no shared disk on Binder), byte for byte
+    import base64
+    import re as _re
+
+    link = _re.search(r"download='p.jsonl' href='data:application/x-ndjson;base64,([^']+)'", panel.status.value)
+    assert link and base64.b64decode(link.group(1)) == (tmp_path / "p.jsonl").read_bytes()
 
 
 def test_plots_show_intervals_and_say_simulated():

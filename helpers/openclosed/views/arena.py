@@ -231,6 +231,8 @@ class ArenaPanel(widgets.VBox):
         self.reveal.value = _reveal_html(rnd.reveal(), winner)
         self._set_status(f"Vote {self.arena.n_votes} saved" + (f" to {self.arena.votes_file}" if self.arena.save else "")
                          + ". Type another prompt or press New round.")
+        if self.arena.save:  # on Binder there is no shared disk: each student hands in this file
+            self.status.value += " " + votes_download_html(self.arena.votes_file)
         self.update_board()
         return rec
 
@@ -244,6 +246,20 @@ class ArenaPanel(widgets.VBox):
         if len(self.ratings.table) > 1:
             figures.append(winrate_plot(self.ratings))
         self.board.outputs = tuple(figure_output(f) for f in figures)
+
+
+def votes_download_html(path) -> str:
+    """A link that downloads the votes file ``path`` from the browser (the file inside the link, so it works on a
+    Binder pod too): students hand it in, the instructor puts every file in one folder and calls
+    ``oc.merge_votes(folder)``."""
+    import base64
+    from pathlib import Path
+
+    path = Path(path)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<a download='{html.escape(path.name)}' href='data:application/x-ndjson;base64,{data}' "
+            f"style='color:#1a5fb4' title='hand this file to your instructor'>⬇ download my votes "
+            f"({html.escape(path.name)})</a>")
 
 
 def _answer_html(side: str, text: str, error=None, note: str = "") -> str:
@@ -265,4 +281,4 @@ def _reveal_html(reveal: dict[str, Any], winner: str) -> str:
     return "".join(parts)
 
 
-__all__ = ["ArenaPanel", "leaderboard_plot", "winrate_plot"]
+__all__ = ["ArenaPanel", "leaderboard_plot", "votes_download_html", "winrate_plot"]
