@@ -18,7 +18,7 @@ export TORCH_BUILD ?= cpu
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_PIN := $(shell sed -n 's/^torch==//p' requirements.txt)
 
-.PHONY: setup lab test test-fast bench rehearse strip clean
+.PHONY: setup lab test test-fast bench rehearse strip clean guide html
 
 setup: $(ASSETS)
 
@@ -77,3 +77,14 @@ strip: $(DEPS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
+
+# The instructor's guide's measured tables, from benchmarks/results/ (notebook times: after the browser pass).
+guide: $(DEPS)
+	@if [ -f tests/artifacts/browser/pod-memory.json ]; then $(PY) benchmarks/notebook_times.py; fi
+	$(PY) benchmarks/render_guide.py
+
+# A static HTML copy of every notebook, executed offline (for when neither Binder nor laptops work).
+html: setup
+	mkdir -p build/html
+	cd notebooks && OPENCLOSED_PROFILE=offline ../$(VENV)/bin/jupyter nbconvert --to html --execute \
+		--ExecutePreprocessor.timeout=1800 --output-dir ../build/html *.ipynb

@@ -77,10 +77,10 @@ def render(text: str, results: Path = RESULTS) -> str:
         path = results / file
         body = table(json.loads(path.read_text())) if path.exists() else (
             f"_Not measured yet: run the command that writes `benchmarks/results/{file}`._")
-        pattern = re.compile(rf"(<!-- measured:{name} -->\n).*?(\n<!-- /measured:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- measured:{name} -->\n)(?:.*?\n)?(<!-- /measured:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"the guide has no <!-- measured:{name} --> ... <!-- /measured:{name} --> block")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

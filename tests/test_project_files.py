@@ -178,3 +178,13 @@ def test_each_notebook_says_first_to_shut_down_the_previous_kernel(path):
     first = _cells(path)[0]
     assert re.search(r"(?i)shut down .*kernel", first.source), \
         f"{path.name}: say in the first cell to shut down the previous notebook's kernel (two can pass 2 GB)"
+
+
+def test_the_guides_measured_tables_are_written_from_the_results_files():
+    """The numbers in the instructor's guide come from benchmarks/results/ (render_guide.py), never typed."""
+    import runpy
+
+    render = runpy.run_path(str(ROOT / "benchmarks" / "render_guide.py"))["render"]
+    guide = (ROOT / "docs" / "instructor.md").read_text(encoding="utf-8")
+    assert "<!-- measured:serving -->" in guide and "<!-- measured:notebook-times -->" in guide
+    assert render(guide) == guide, "run: python benchmarks/render_guide.py (or make guide)"
