@@ -34,20 +34,22 @@ os.environ.setdefault("OPENCLOSED_CACHE_DIR", str(ROOT / ".cache" / "openclosed"
 PROMPT = "Explain in two sentences why the sky is blue."
 
 
-def before(pair, seed: int, tokens: int) -> float:
-    """Side A, then side B, each through oc.compare on this thread (the old round)."""
+def before(pair, seed: int, tokens: int) -> tuple[float, int]:
+    """Side A, then side B, each through oc.compare on this thread (the old round): (seconds, tokens written)."""
     import openclosed as oc
 
     t0 = time.perf_counter()
+    written = 0
     for c in pair:
-        oc.compare("text-generation", [c.model], [PROMPT], progress=False, cache="off", on_partial=lambda *a: None,
-                   **{"max_tokens": tokens, "seed": seed, **c.params})
-    return time.perf_counter() - t0
+        run = oc.compare("text-generation", [c.model], [PROMPT], progress=False, cache="off",
+                         on_partial=lambda *a: None, **{"max_tokens": tokens, "seed": seed, **c.params})
+        written += run.results[0].output_tokens or 0
+    return time.perf_counter() - t0, written
 
 
-def after(pair, seed: int, tokens: int) -> tuple[float, float, int]:
+def after(pair, seed: int, tokens: int) -> tuple[float, float, int, int]:
     """New round in the panel (a thread); meanwhile this thread runs a tiny job every 0.1 s. Returns (seconds to
-    both answers complete, longest wait of the calling thread for its job, jobs done meanwhile)."""
+    both answers complete, longest wait of the calling thread for its job, jobs done meanwhile, tokens written)."""
     import openclosed as oc
     from openclosed.session.arena import Arena
 
@@ -65,9 +67,10 @@ def after(pair, seed: int, tokens: int) -> tuple[float, float, int]:
         jobs += 1
         time.sleep(0.1)
     panel.thread.join()
-    if not panel.arena.current.ok:
+    rnd = panel.arena.current
+    if not rnd.ok:
         sys.exit(f"the round failed: {panel.status.value}")
-    return time.perf_counter() - t0, worst, jobs
+    return panel.round_s, worst, jobs, (rnd.answer_a.output_tokens or 0) + (rnd.answer_b.output_tokens or 0)
 
 
 def main() -> None:
@@ -90,11 +93,12 @@ def main() -> None:
         row = {"round": r + 1, "seed": seed}
         for which in order:
             if which == "before":
-                row["before_s"] = before(pair, seed, args.tokens)
+                row["before_s"], row["before_tokens"] = before(pair, seed, args.tokens)
             else:
-                row["after_s"], row["calling_thread_worst_wait_s"], row["calling_thread_jobs"] = after(
-                    pair, seed, args.tokens)
-        print(f"round {r + 1}: before {row['before_s']:.1f} s, after {row['after_s']:.1f} s; the calling thread "
+                (row["after_s"], row["calling_thread_worst_wait_s"], row["calling_thread_jobs"],
+                 row["after_tokens"]) = after(pair, seed, args.tokens)
+        print(f"round {r + 1}: before {row['before_s']:.1f} s ({row['before_tokens']} tokens), after "
+              f"{row['after_s']:.1f} s ({row['after_tokens']} tokens); the calling thread "
               f"waited at most {row['calling_thread_worst_wait_s'] * 1000:.0f} ms for a job "
               f"({row['calling_thread_jobs']} jobs meanwhile)", flush=True)
         rows.append(row)
