@@ -394,6 +394,7 @@ def vote_in_arena(page, stem: str) -> None:
     assert "needs more votes" in plot.inner_text() or plot.locator("text", has_text="needs more votes").count()
     check_layout(panel)
     shoot(page, f"{stem}-arena-vote", panel)
+    shoot(page, f"{stem}-arena-board", plot)  # the leaderboard on its own (the panel is taller than the screen)
 
 
 def make_image_grid(page, stem: str) -> None:
@@ -414,6 +415,7 @@ def make_image_grid(page, stem: str) -> None:
         assert p in body, body
     assert body.count("mini-sd") >= len(prompts) + 1, body  # column header + one caption per image
     assert len(re.findall(r"\d+\.\d\d s · \$", body)) == len(prompts), body  # each caption: time and cost
+    assert not re.search(r"\d\.?\d*e-\d\d", body), body  # costs read like money, not "$2.2e-05"
     check_layout(panel)
     shoot(page, f"{stem}-image-grid", panel)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import OpenClosedError
+from ..core.formatting import money
 from ..session.availability import usable_models
 from ..session.images import GridRuns, run_grid
 from ..session.setup import get_settings
@@ -66,9 +67,10 @@ class Strip:
 
 
 def _money(usd: float | None) -> str:
+    """A caption's cost as people read it ("$0.000022", never "$2.2e-05")."""
     if usd is None:
         return "$ n/a"
-    return f"${usd:.2g}" if usd < 0.01 else f"${usd:.3f}"
+    return money(usd)
 
 
 def _known(value: Any) -> bool:
