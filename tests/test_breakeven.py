@@ -179,3 +179,18 @@ def test_the_volume_label_is_part_of_every_redrawn_chart():
         label = line["text"][1]
         assert label.startswith(oc.cost_plots._volume(volume)) and oc.cost_plots._money(at["closed $/month"]) in label
         assert oc.cost_plots._money(at["self-hosted $/month"]) in label
+
+
+def test_the_sliders_echo_does_not_move_a_typed_volume():
+    """In the browser, setting the box moves the log slider, which snaps to its step and sends its value back:
+    that echo must not replace the typed volume; a real move of the slider does."""
+    import math
+
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=7.965662604250273, volume=1_000_000)
+    assert panel.speed.value == 7.97  # three significant figures, not a measurement's noise
+    panel.volume.value = 30_000_000
+    snapped = 10 ** (round(math.log10(30_000_000) / 0.01) * 0.01)  # what the browser's slider sends back
+    panel.volume_slider.value = snapped
+    assert panel.volume.value == 30_000_000 and "30M" in panel.note.value
+    panel.volume_slider.value = 10 ** (math.log10(snapped) + 0.01)  # one step: the user moved it
+    assert panel.volume.value == round(10 ** (math.log10(snapped) + 0.01))

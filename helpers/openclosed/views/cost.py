@@ -7,6 +7,7 @@ only draw what :mod:`openclosed.engine.breakeven` and
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING
 
 from ..core.formatting import plural
@@ -24,6 +25,13 @@ LEFT_OUT = ("Left out: idle hours and peak headroom beyond the utilisation you s
 def _money(v: float) -> str:
     """"$66,829" (whole dollars from $100), "$12.34", "$0.0123"."""
     return f"${v:,.0f}" if v >= 100 else f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+
+
+def _three_figures(v: float) -> float:
+    """A measured throughput to three significant figures (a box showing 7.965662604250273 tokens/s claims a
+    precision no measurement here has)."""
+    v = float(v)
+    return v if v <= 0 else round(v, 2 - math.floor(math.log10(v)))
 
 
 def _volume(v: float) -> str:
@@ -145,8 +153,8 @@ class BreakEvenPanel:
         self.measured_on = measured_on
         # instance key -> (throughput, where it came from)
         self._speeds: dict[str, tuple[float, str]] = {
-            measured_on: (float(tokens_per_s if tokens_per_s is not None else items_per_s), "measured")}
-        self._speeds.update({k: (float(v), "given") for k, v in (throughputs or {}).items()})
+            measured_on: (_three_figures(tokens_per_s if tokens_per_s is not None else items_per_s), "measured")}
+        self._speeds.update({k: (_three_figures(v), "given") for k, v in (throughputs or {}).items()})
         self._syncing = False
         self.title = title
         # $ per million tokens, read at 10k tokens: a million-token prompt would hit a long-context price tier
@@ -173,7 +181,7 @@ class BreakEvenPanel:
         self.instance = w.Dropdown(options=[(i.label(), k) for k, i in INSTANCES.items()], value=instance,
                                    description="instance", style=style, tooltip=INSTANCES[instance].label(),
                                    layout=w.Layout(width="100%", max_width="900px"))
-        speed = self._speeds.get(instance, self._speeds[measured_on])[0]
+        speed = _three_figures(self._speeds.get(instance, self._speeds[measured_on])[0])
         self.speed = w.BoundedFloatText(value=speed, min=1e-6, max=1e9, description=f"{self.unit} on this instance",
                                         style=style, layout=lay)
         self.speed_note = w.HTML()
@@ -222,8 +230,14 @@ class BreakEvenPanel:
         self.redraw()
 
     def _on_slider(self, change) -> None:
-        if not self._syncing:
-            self.volume.value = round(change["new"])
+        if self._syncing:
+            return
+        new, typed = float(change["new"]), self.volume.value
+        # after a typed volume moved it, the browser sends back the slider's position snapped to its step: that
+        # echo is not a new volume (it turned a typed 30,000,000 into 30,199,517); a real move is a step or more
+        if typed > 0 and new > 0 and abs(math.log10(new) - math.log10(typed)) < self.volume_slider.step / 2 + 1e-9:
+            return
+        self.volume.value = round(new)
 
     def _on_volume(self, change) -> None:
         self.volume_label.value = _volume(change["new"]) + " / month"
