@@ -33,14 +33,20 @@ def main() -> None:
         sys.exit(f"{args.source} is missing: run the browser pass first (make test PYTEST_ARGS=\"-m browser\")")
     measured = json.loads(args.source.read_text())
     when = datetime.fromtimestamp(args.source.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
-    notebooks = {stem: {"run_all_s": round(row["run_all_s"], 1), "peak_anon_mb": round(row["peak_anon_mb"]),
-                        "peak_rss_mb": round(row["peak_rss_mb"]), "oom_kills": row["oom_kills"]}
-                 for stem, row in sorted(measured.items())}
+    # a pass over some notebooks (pytest -k) replaces their rows and keeps the others, each row with its own date
+    kept = json.loads(args.out.read_text())["notebooks"] if args.out.exists() else {}
+    here = commit()
+    notebooks = dict(kept)
+    notebooks.update({stem: {"run_all_s": round(row["run_all_s"], 1), "peak_anon_mb": round(row["peak_anon_mb"]),
+                             "peak_rss_mb": round(row["peak_rss_mb"]), "oom_kills": row["oom_kills"],
+                             "measured_at": when, "commit": here} for stem, row in measured.items()})
+    notebooks = dict(sorted(notebooks.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "what": "Run All of each notebook in JupyterLab (Debian chromium) inside a 2 GB / 1 CPU pod, workshop profile "
                 "with random-weight stand-ins, its panels then used; seconds from Run All to the last cell done",
-        "notebooks": notebooks, "measured_at": when, "commit": commit(), "machine": machine(),
+        "notebooks": notebooks, "measured_at": when, "commit": here,
+        "machine": {k: v for k, v in machine().items() if k != "load_average_at_start"},  # now, not the pass's
         "command": "make test PYTEST_ARGS=\"-m browser\" && python benchmarks/notebook_times.py",
         "python": platform.python_version(),
     }, indent=2) + "\n")

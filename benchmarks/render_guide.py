@@ -34,10 +34,11 @@ NOTEBOOK_TITLES = {
 
 def _source(data: dict, file: str) -> str:
     m = data.get("machine", {})
+    load = m.get("load_average_at_start")
+    busy = f", load average {', '.join(f'{x:.1f}' for x in load)} at the start" if load else ""
     return (f"<sub>From `benchmarks/results/{file}`: {data.get('date') or data.get('measured_at')}, commit "
-            f"`{str(data.get('commit', '?'))[:12]}`, {m.get('cpu', '?')} ({m.get('cpus_usable', '?')} CPUs usable, "
-            f"load average {', '.join(f'{x:.1f}' for x in m.get('load_average_at_start', []))} at the start); "
-            f"`{data.get('command', '?')}`.</sub>")
+            f"`{str(data.get('commit', '?'))[:12]}`, {m.get('cpu', '?')} ({m.get('cpus_usable', '?')} CPUs usable"
+            f"{busy}); `{data.get('command', '?')}`.</sub>")
 
 
 def serving_table(data: dict) -> str:
