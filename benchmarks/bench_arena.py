@@ -57,7 +57,6 @@ def after(pair, seed: int, tokens: int) -> tuple[float, float, int, int]:
     arena.draw_pair = lambda: tuple(pair)  # the same sides as the before round
     arena.rng.randrange = lambda _n: seed
     panel = oc.ArenaPanel(arena)
-    t0 = time.perf_counter()
     panel.start()
     worst, jobs = 0.0, 0
     while panel.thread.is_alive():

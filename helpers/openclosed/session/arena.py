@@ -35,8 +35,8 @@ from ..core.errors import BadInputError, BadParameterError
 from ..engine.results import Result
 from ..engine.votes import VOTE_FIELDS, append_vote, default_voter, merge_votes, safe_name, vote_record
 from ..tasks.text_generation import TASK
-from .availability import available_models
 from .arena_pair import answer_pair
+from .availability import available_models
 from .setup import get_settings
 
 TASK_NAME = "text-generation"
