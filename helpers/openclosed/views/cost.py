@@ -69,7 +69,8 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
                            text="no break-even: a fully busy instance costs more than its requests through the API")
     if volume:
         # the volume's line and label are a trace of the figure (not a layout annotation, which the browser
-        # drew at 0x0 when the panel redrew the figure), so they are drawn like the curves on every redraw
+        # drew at 0x0 when the panel redrew the figure), so they are drawn like the curves on every redraw; the
+        # label is also the trace's legend entry
         at = be.at(volume)
         label = (f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
                  f"self-hosted {_money(at['self-hosted $/month'])}")
@@ -77,7 +78,8 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
         fig.add_trace(go.Scatter(x=[volume, volume], y=[0, top], mode="lines+text", name=label,
                                  text=["", label], textposition="bottom right" if volume < top_x(df) / 2
                                  else "bottom left", line={"color": "gray", "dash": "dot"},
-                                 hovertemplate=label + "<extra>your volume</extra>", meta="volume"))
+                                 hovertemplate=label + "<extra>your volume</extra>", meta="volume",
+                                 cliponaxis=False))
     fig.update_layout(title=title or "Monthly cost: closed API vs self-hosting", xaxis_title="requests per month",
                       yaxis_title="$ per month", height=420, margin={"t": 70, "b": 90},
                       legend={"orientation": "h", "y": -0.25})
