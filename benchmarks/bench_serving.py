@@ -10,7 +10,9 @@ both. Each wave sends ``n`` requests at the same moment with the official
 ``openai`` client (one thread per request, ``stream=True``, greedy, a
 different prompt each, ``max_tokens`` the same) and records each request's
 time to first token (from the wave's start) and the wave's generated tokens
-(the usage chunk) over its wall time. One request to each server before
+(the usage chunk; with continuous batching ``transformers serve`` ignores
+``stream_options`` and sends none, so there the chunks with text are
+counted, one token each) over its wall time. One request to each server before
 timing loads its model (not counted).
 
 Prints the table and writes ``benchmarks/results/serving.json`` (commit,
