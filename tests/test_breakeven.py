@@ -166,8 +166,8 @@ def test_money_reads_in_whole_dollars_from_a_hundred():
 
 
 def test_the_volume_label_is_part_of_every_redrawn_chart():
-    """The volume's line and label are a trace of the figure (a layout annotation was drawn at 0x0 in the
-    browser after a redraw), with the numbers the note gives, after every change."""
+    """The volume's label is the chart title's second line (a layout annotation was drawn at 0x0 in the browser
+    after a redraw; the title is drawn every time) and names its dotted line, with the numbers, after every change."""
     panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, input_tokens=60, output_tokens=150, volume=1_000_000)
     for volume in (1_000_000, 30_000_000, 2_500):
         panel.volume.value = volume
@@ -175,8 +175,9 @@ def test_the_volume_label_is_part_of_every_redrawn_chart():
         data = shown["data"]["application/vnd.plotly.v1+json"]["data"]
         (line,) = [t for t in data if t.get("meta") == "volume"]
         at = panel.current().at(volume)
-        assert line["x"] == [volume, volume] and line["mode"] == "lines+text"
-        label = line["text"][1]
+        assert line["x"] == [volume, volume]
+        label = line["name"]
+        assert f"<sup>{label}</sup>" in shown["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
         assert label.startswith(oc.cost_plots._volume(volume)) and oc.cost_plots._money(at["closed $/month"]) in label
         assert oc.cost_plots._money(at["self-hosted $/month"]) in label
 

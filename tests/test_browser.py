@@ -433,7 +433,7 @@ def use_break_even_panel(page, stem: str) -> None:
         box.press("Enter")
         panel.locator(".widget-html-content", has_text=f"{shown} / month").first.wait_for(timeout=60_000)
         assert box.input_value() == volume  # kept exactly, not snapped to the slider
-        label = panel.locator(".js-plotly-plot .legendtext", has_text=f"{shown}/month: closed").first
+        label = panel.locator(".js-plotly-plot .gtitle", has_text=f"{shown}/month: closed").first
         label.wait_for(timeout=60_000)  # visible: drawn with a size, after this redraw
         size = label.evaluate("t => { const b = t.getBBox(); return [b.width, b.height]; }")
         assert size[0] > 20 and size[1] > 5, f"the volume label is drawn at {size}"

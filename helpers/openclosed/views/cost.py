@@ -41,11 +41,6 @@ def _volume(v: float) -> str:
     return f"{v:.3g}"
 
 
-def top_x(df) -> float:
-    """The largest volume the chart's curves reach."""
-    return float(df["requests/month"].max())
-
-
 def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", max_requests: float | None = None):
     """Monthly cost against requests per month: the closed API's line, the
     self-hosted staircase, the break-even point and ``volume`` marked."""
@@ -67,21 +62,21 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
     else:
         fig.add_annotation(x=0.02, y=0.98, xref="paper", yref="paper", xanchor="left", showarrow=False,
                            text="no break-even: a fully busy instance costs more than its requests through the API")
+    label = ""
     if volume:
-        # the volume's line and label are a trace of the figure (not a layout annotation, which the browser
-        # drew at 0x0 when the panel redrew the figure), so they are drawn like the curves on every redraw; the
-        # label is also the trace's legend entry
+        # the volume's label is the title's second line: the browser drew a layout annotation (and the text of a
+        # trace) at 0x0 once the panel redrew the figure, while the title was drawn every time; the dotted line
+        # is a trace named with the same label (legend and hover)
         at = be.at(volume)
         label = (f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
                  f"self-hosted {_money(at['self-hosted $/month'])}")
         top = max(float(df["closed $/month"].max()), float(df["self-hosted $/month"].max()))
-        fig.add_trace(go.Scatter(x=[volume, volume], y=[0, top], mode="lines+text", name=label,
-                                 text=["", label], textposition="bottom right" if volume < top_x(df) / 2
-                                 else "bottom left", line={"color": "gray", "dash": "dot"},
-                                 hovertemplate=label + "<extra>your volume</extra>", meta="volume",
-                                 cliponaxis=False))
-    fig.update_layout(title=title or "Monthly cost: closed API vs self-hosting", xaxis_title="requests per month",
-                      yaxis_title="$ per month", height=420, margin={"t": 70, "b": 90},
+        fig.add_trace(go.Scatter(x=[volume, volume], y=[0, top], mode="lines", name=label,
+                                 line={"color": "gray", "dash": "dot"},
+                                 hovertemplate=label + "<extra>your volume</extra>", meta="volume"))
+    heading = title or "Monthly cost: closed API vs self-hosting"
+    fig.update_layout(title=heading + (f"<br><sup>{label}</sup>" if label else ""), xaxis_title="requests per month",
+                      yaxis_title="$ per month", height=420, margin={"t": 90, "b": 90},
                       legend={"orientation": "h", "y": -0.25})
     fig.add_annotation(x=0, y=-0.38, xref="paper", yref="paper", showarrow=False, xanchor="left",
                        font={"size": 10}, text="Left out: idle time, engineering, storage, egress, batching at scale")
