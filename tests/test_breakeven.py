@@ -177,7 +177,11 @@ def test_the_volume_label_is_part_of_every_redrawn_chart():
         at = panel.current().at(volume)
         assert line["x"] == [volume, volume]
         label = line["name"]
-        assert f"<sup>{label}</sup>" in shown["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
+        title = shown["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
+        assert f"<sup>{label}</sup>" in title
+        # two "$" in one plotly label are read as LaTeX and, with MathJax loaded in JupyterLab, not drawn at all
+        assert title.count("$") < 2 and label.count("$") < 2 and "&#36;" in label
+        label = label.replace("&#36;", "$")
         assert label.startswith(oc.cost_plots._volume(volume)) and oc.cost_plots._money(at["closed $/month"]) in label
         assert oc.cost_plots._money(at["self-hosted $/month"]) in label
 

@@ -27,6 +27,12 @@ def _money(v: float) -> str:
     return f"${v:,.0f}" if v >= 100 else f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
 
 
+def no_tex(text: str) -> str:
+    """``text`` for a plotly label: each "$" as the entity ``&#36;`` (two "$" in one label would be read as LaTeX
+    math and, with MathJax loaded in JupyterLab, not drawn)."""
+    return text.replace("$", "&#36;")
+
+
 def _three_figures(v: float) -> float:
     """A measured throughput to three significant figures (a box showing 7.965662604250273 tokens/s claims a
     precision no measurement here has)."""
@@ -64,12 +70,12 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
                            text="no break-even: a fully busy instance costs more than its requests through the API")
     label = ""
     if volume:
-        # the volume's label is the title's second line: the browser drew a layout annotation (and the text of a
-        # trace) at 0x0 once the panel redrew the figure, while the title was drawn every time; the dotted line
-        # is a trace named with the same label (legend and hover)
+        # the volume's label is the title's second line, and names the dotted line (legend and hover). Its two
+        # dollar amounts are written &#36;: plotly reads text between two "$" as LaTeX and, once JupyterLab has
+        # loaded MathJax (after the first draw), drew it at 0x0 — the label that vanished on every redraw
         at = be.at(volume)
-        label = (f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
-                 f"self-hosted {_money(at['self-hosted $/month'])}")
+        label = no_tex(f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
+                       f"self-hosted {_money(at['self-hosted $/month'])}")
         top = max(float(df["closed $/month"].max()), float(df["self-hosted $/month"].max()))
         fig.add_trace(go.Scatter(x=[volume, volume], y=[0, top], mode="lines", name=label,
                                  line={"color": "gray", "dash": "dot"},
