@@ -272,7 +272,7 @@ def test_panel_plays_a_round_votes_and_draws_the_board(two_fakes, tmp_path):
     assert panel.ratings is not None and panel.ratings.votes == 1
     assert len(panel.board.outputs) == 2  # the leaderboard and the win-rate heat map
     figures = [o["data"]["application/vnd.plotly.v1+json"] for o in panel.board.outputs]  # drawn in the widget
-    assert figures[0]["layout"]["title"]["text"].startswith("Leaderboard from 1 votes")
+    assert figures[0]["layout"]["title"]["text"].startswith("Leaderboard from 1 vote:")
     assert {d["type"] for f in figures for d in f["data"]} == {"scatter", "heatmap"}
     assert (tmp_path / "p.jsonl").exists()
     # the votes file travels as a download link (no shared disk on Binder), byte for byte

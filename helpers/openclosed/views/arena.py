@@ -59,7 +59,8 @@ def leaderboard_plot(ratings, title: str | None = None):
                        " %{customdata[5]} ties, %{customdata[6]} both bad<extra></extra>")))
     label = "SIMULATED votes" if ratings.simulated else "votes"
     fig.update_layout(
-        title=title or (f"Leaderboard from {ratings.votes:,} {label}: Bradley–Terry rating, 95% bootstrap interval"
+        title=title or (f"Leaderboard from {ratings.votes:,} {label if ratings.votes != 1 else label[:-1]}: "
+                        "Bradley–Terry rating, 95% interval (bootstrap, never narrower than the likelihood allows)"
                         f"<br><sup>{ratings.rounds} rounds, seed {ratings.seed}; 400 points = 10:1 odds; "
                         "overlapping bars: the order between them is not settled"
                         + (f"; under {ENOUGH_VOTES} votes: needs more votes" if not enough.all() else "") + "</sup>"),
