@@ -183,7 +183,7 @@ class BreakEvenPanel:
                                             description=f"{closed_model} $/M output", style=style, layout=lay)
         self.instance = w.Dropdown(options=[(i.label(), k) for k, i in INSTANCES.items()], value=instance,
                                    description="instance", style=style, tooltip=INSTANCES[instance].label(),
-                                   layout=w.Layout(width="100%", max_width="900px"))
+                                   layout=w.Layout(width="98%", max_width="900px"))  # 100% and its margins overflowed
         speed = _three_figures(self._speeds.get(instance, self._speeds[measured_on])[0])
         self.speed = w.BoundedFloatText(value=speed, min=1e-6, max=1e9, description=f"{self.unit} on this instance",
                                         style=style, layout=lay)
