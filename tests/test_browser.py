@@ -443,6 +443,7 @@ def use_break_even_panel(page, stem: str) -> None:
     panel.locator("text=/measured on .* not on/").first.wait_for(timeout=60_000)  # whose tokens/s it is
     check_layout(panel)
     shoot(page, f"{stem}-break-even", panel)
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # Ctrl+S goes to the notebook, not the list
 
 
 # Panel interactions per notebook (its stem -> functions taking (page, stem)), run after Run All.
