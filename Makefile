@@ -23,7 +23,7 @@ export TORCH_BUILD ?= cpu
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_PIN := $(shell sed -n 's/^torch==//p' requirements.txt)
 
-.PHONY: setup lab test test-fast bench rehearse strip clean
+.PHONY: setup lab test test-fast bench rehearse strip clean guide html
 
 setup: $(ASSETS) $(LLAMACPP)
 
@@ -82,6 +82,7 @@ bench: setup
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_images.py
 	$(PY) benchmarks/bench_llamacpp.py
+	$(PY) benchmarks/bench_serving.py
 
 # The workshop profile without the Hub: random-weight stand-ins of its models (real configurations), every
 # notebook run under a 2 GB / 1 CPU cgroup (needs root), the peak memory per notebook and per model.
@@ -94,3 +95,14 @@ strip: $(DEPS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache
+
+# The instructor's guide's measured tables, from benchmarks/results/ (notebook times: after the browser pass).
+guide: $(DEPS)
+	@if [ -f tests/artifacts/browser/pod-memory.json ]; then $(PY) benchmarks/notebook_times.py; fi
+	$(PY) benchmarks/render_guide.py
+
+# A static HTML copy of every notebook, executed offline (for when neither Binder nor laptops work).
+html: setup
+	mkdir -p build/html
+	cd notebooks && OPENCLOSED_PROFILE=offline ../$(VENV)/bin/jupyter nbconvert --to html --execute \
+		--ExecutePreprocessor.timeout=1800 --output-dir ../build/html *.ipynb

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +17,7 @@ import pytest
 import openclosed as oc
 from openclosed.core.errors import BadInputError, BadParameterError
 from openclosed.engine.ratings import bradley_terry, simulate_votes, win_probability, win_rate_matrix
-from openai_fakes import FAKE_KEY, FakeAPI, register_fake, smart, use_key
+from openai_fakes import FAKE_KEY, FakeAPI, register_fake, smart, stream_response, use_key
 
 THREE_TO_ONE = 400 * math.log10(3)  # 190.85 points: the rating gap for 3:1 odds
 
@@ -269,9 +272,15 @@ def test_panel_plays_a_round_votes_and_draws_the_board(two_fakes, tmp_path):
     assert panel.ratings is not None and panel.ratings.votes == 1
     assert len(panel.board.outputs) == 2  # the leaderboard and the win-rate heat map
     figures = [o["data"]["application/vnd.plotly.v1+json"] for o in panel.board.outputs]  # drawn in the widget
-    assert figures[0]["layout"]["title"]["text"].startswith("Leaderboard from 1 votes")
+    assert figures[0]["layout"]["title"]["text"].startswith("Leaderboard from 1 vote:")
     assert {d["type"] for f in figures for d in f["data"]} == {"scatter", "heatmap"}
     assert (tmp_path / "p.jsonl").exists()
+    # the votes file travels as a download link (no shared disk on Binder), byte for byte
+    import base64
+    import re as _re
+
+    link = _re.search(r"download='p.jsonl' href='data:application/x-ndjson;base64,([^']+)'", panel.status.value)
+    assert link and base64.b64decode(link.group(1)) == (tmp_path / "p.jsonl").read_bytes()
 
 
 def test_plots_show_intervals_and_say_simulated():
@@ -296,3 +305,138 @@ def test_the_rating_difference_has_its_own_bootstrap_interval():
     t = board.table.set_index("contestant")
     # here the two separate intervals overlap, yet the difference's interval excludes 0: the order is supported
     assert t.loc["b", "upper"] > t.loc["a", "lower"] and low > 0
+
+
+# ------------------------------------------------------------------ intervals with few votes
+def test_one_vote_still_has_interval_bars_and_says_it_needs_more_votes():
+    r = bradley_terry(votes(("x", "y", "A")), rounds=50)
+    t = r.table.set_index("contestant")
+    assert (t["upper"] - t["lower"] > 400).all()  # one vote settles nothing: wide bars, not dots
+    assert not t["enough"].any() and any("needs more votes" in n for n in r.notes)
+    fig = oc.leaderboard_plot(r)
+    assert min(fig.data[0].error_y.array) > 200 and min(fig.data[0].error_y.arrayminus) > 200
+    assert all("needs more votes" in label for label in fig.layout.xaxis.ticktext)
+    many = bradley_terry(simulate_votes(TRUE, 400, seed=1), rounds=30)
+    assert many.table["enough"].all()
+    assert not any("needs more votes" in label for label in oc.leaderboard_plot(many).layout.xaxis.ticktext)
+
+
+def test_the_curvature_never_narrows_a_bootstrap_interval():
+    sim = simulate_votes(TRUE, 400, seed=2)
+    r = bradley_terry(sim, rounds=60, seed=1)
+    boot = r.samples
+    t = r.table.set_index("contestant")
+    for name in TRUE:
+        assert t.loc[name, "lower"] <= np.percentile(boot[name], 2.5) + 1e-9
+        assert t.loc[name, "upper"] >= np.percentile(boot[name], 97.5) - 1e-9
+
+
+# ------------------------------------------------------------------ both answers at once
+def test_answers_cut_by_the_limit_end_at_a_sentence_or_say_so():
+    from openclosed.engine.results import Result
+    from openclosed.session.arena import shown_answer, whole_sentences
+
+    assert whole_sentences("One. Two! Three is cut") == "One. Two!"
+    assert whole_sentences('He said "yes." Then') == 'He said "yes."'
+    assert whole_sentences("v1.2 is out and") == ""  # a dot inside a word ends nothing
+    r = Result(model="m", task="text-generation", input_index=0, input="p", output="One. Two is cut",
+               output_tokens=12, finish_reason="length")
+    assert shown_answer(r) == ("One.", "cut at the 12-token limit: the unfinished last sentence is not shown")
+    r.output = "No sentence ends here"
+    text, note = shown_answer(r)
+    assert text.endswith("…") and "cut at the 12-token limit" in note
+    r.finish_reason = "stop"
+    assert shown_answer(r) == ("No sentence ends here", "")
+
+
+def test_one_model_at_two_settings_answers_both_sides_in_one_batched_generate(tiny_lm_dir, tmp_path):
+    oc.register("tiny-lm", task="text-generation", path=tiny_lm_dir, replace_existing=True)
+    greedy = oc.Contestant("greedy", "tiny-lm", {"temperature": 0.0})
+    hot = oc.Contestant("hot", "tiny-lm", {"temperature": 1.5, "top_p": 0.9, "system": "Be brief."})
+    arena = oc.Arena([greedy, hot], votes_dir=tmp_path, voter="v", max_tokens=12, seed=2)
+    pushes = []
+    rnd = arena.new_round("Hello there", on_partial=lambda side, text: pushes.append(side))
+    # both sides arrive in every push: they were generated together, not one after the other
+    assert pushes and pushes[::2] == ["A"] * (len(pushes) // 2) and pushes[1::2] == ["B"] * (len(pushes) // 2)
+    for r in (rnd.answer_a, rnd.answer_b):
+        assert r.ok and r.output_tokens and "one batched generate" in " ".join(r.notes)
+    # the greedy row is exactly the greedy answer on its own (left padding changes nothing)
+    alone = oc.compare("text-generation", ["tiny-lm"], ["Hello there"], max_tokens=12, temperature=0.0,
+                       cache="off", progress=False).result("tiny-lm", 0)
+    mine = rnd.answer_a if rnd.contestant_a.name == "greedy" else rnd.answer_b
+    assert mine.output == alone.output
+    arena.vote("tie")
+    assert json.loads((tmp_path / "v.jsonl").read_text())["answer_a"] == rnd.shown("A")[0]
+
+
+@pytest.fixture
+def slow_fakes(monkeypatch):
+    """Two closed contestants that trickle their answers (0.2 s a piece, 40 pieces) until told to stop."""
+    use_key(monkeypatch)
+    halt = threading.Event()
+    fakes = [FakeAPI(lambda _req, w=w: stream_response([f"{w}{k} " for k in range(40)], delay=0.2, stop=halt))
+             for w in ("left", "right")]
+    register_fake("slow-one", fakes[0], task="text-generation")
+    register_fake("slow-two", fakes[1], task="text-generation")
+    yield fakes
+    halt.set()
+    for f in fakes:
+        f.close()
+
+
+def test_new_round_streams_both_sides_in_a_thread_and_stop_ends_both(slow_fakes, tmp_path):
+    panel = oc.ArenaPanel(contestants=[oc.contestant("slow-one"), oc.contestant("slow-two")],
+                          votes_dir=tmp_path, voter="p", max_tokens=64)
+    started = time.perf_counter()
+    panel.round_button.click()
+    assert time.perf_counter() - started < 0.5  # the click returns at once: the kernel is free
+    assert panel.thread.is_alive() and not panel.stop_button.disabled and panel.round_button.disabled
+    deadline = time.time() + 10
+    while not ("left" in panel.side_a.value + panel.side_b.value and "right" in panel.side_a.value + panel.side_b.value):
+        assert time.time() < deadline, "both sides should be streaming together"
+        time.sleep(0.05)
+    assert panel.thread.is_alive()  # still streaming (40 pieces at 0.2 s) while both show text
+    panel.stop_button.click()
+    panel.thread.join(10)
+    assert not panel.thread.is_alive()
+    rnd = panel.arena.current
+    assert {rnd.answer_a.finish_reason, rnd.answer_b.finish_reason} == {"stopped"}
+    assert "Stopped" in panel.status.value and all(b.disabled for b in panel.vote_buttons.values())
+    assert not panel.round_button.disabled and panel.stop_button.disabled
+
+
+def test_the_kernel_answers_another_cell_while_a_round_streams(tmp_path):
+    """A real kernel: New round clicked in one cell, the next cell answered while both sides still stream."""
+    from jupyter_client.manager import start_new_kernel
+
+    tests_dir = str(Path(__file__).parent)
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        setup = f"""
+import sys, threading, time
+sys.path.insert(0, {tests_dir!r})
+import openclosed as oc
+from openai_fakes import FakeAPI, register_fake, stream_response
+import os; os.environ["OPENAI_API_KEY"] = "sk-test-0000000000000000000000000000abcdef"
+oc.setup(profile="offline", verbose=False)
+halt = threading.Event()
+for name, w in (("slow-one", "left"), ("slow-two", "right")):
+    register_fake(name, FakeAPI(lambda _r, w=w: stream_response([w + str(k) + " " for k in range(50)], delay=0.2,
+                  stop=halt)), task="text-generation")
+panel = oc.ArenaPanel(contestants=[oc.contestant("slow-one"), oc.contestant("slow-two")], save=False, max_tokens=64)
+"""
+        reply = kc.execute_interactive(setup, timeout=120)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        kc.execute_interactive("panel.round_button.click(); t0 = time.perf_counter()", timeout=30)
+        t = time.perf_counter()
+        out = []
+        reply = kc.execute_interactive("print(6 * 7, panel.thread.is_alive(), 'left' in panel.side_a.value + "
+                                       "panel.side_b.value or 'right' in panel.side_a.value + panel.side_b.value)",
+                                       timeout=10, output_hook=lambda m: out.append(m["content"].get("text", "")))
+        answered_s = time.perf_counter() - t
+        assert reply["content"]["status"] == "ok" and answered_s < 5
+        assert "42 True" in "".join(out)  # answered while the round's thread was still running
+        kc.execute_interactive("panel.stop(); panel.thread.join(10); halt.set()", timeout=30)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -163,3 +163,39 @@ def test_money_reads_in_whole_dollars_from_a_hundred():
     from openclosed.views.cost import _money
 
     assert _money(66828.58) == "$66,829" and _money(12.345) == "$12.35" and _money(0.01234) == "$0.0123"
+
+
+def test_the_volume_label_is_part_of_every_redrawn_chart():
+    """The volume's label is the chart title's second line (a layout annotation was drawn at 0x0 in the browser
+    after a redraw; the title is drawn every time) and names its dotted line, with the numbers, after every change."""
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=20.0, input_tokens=60, output_tokens=150, volume=1_000_000)
+    for volume in (1_000_000, 30_000_000, 2_500):
+        panel.volume.value = volume
+        (shown,) = panel.figure.outputs
+        data = shown["data"]["application/vnd.plotly.v1+json"]["data"]
+        (line,) = [t for t in data if t.get("meta") == "volume"]
+        at = panel.current().at(volume)
+        assert line["x"] == [volume, volume]
+        label = line["name"]
+        title = shown["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
+        assert f"<sup>{label}</sup>" in title
+        # two "$" in one plotly label are read as LaTeX and, with MathJax loaded in JupyterLab, not drawn at all
+        assert title.count("$") < 2 and label.count("$") < 2 and "&#36;" in label
+        label = label.replace("&#36;", "$")
+        assert label.startswith(oc.cost_plots._volume(volume)) and oc.cost_plots._money(at["closed $/month"]) in label
+        assert oc.cost_plots._money(at["self-hosted $/month"]) in label
+
+
+def test_the_sliders_echo_does_not_move_a_typed_volume():
+    """In the browser, setting the box moves the log slider, which snaps to its step and sends its value back:
+    that echo must not replace the typed volume; a real move of the slider does."""
+    import math
+
+    panel = oc.BreakEvenPanel("gpt-6-luna", tokens_per_s=7.965662604250273, volume=1_000_000)
+    assert panel.speed.value == 7.97  # three significant figures, not a measurement's noise
+    panel.volume.value = 30_000_000
+    snapped = 10 ** (round(math.log10(30_000_000) / 0.01) * 0.01)  # what the browser's slider sends back
+    panel.volume_slider.value = snapped
+    assert panel.volume.value == 30_000_000 and "30M" in panel.note.value
+    panel.volume_slider.value = 10 ** (math.log10(snapped) + 0.01)  # one step: the user moved it
+    assert panel.volume.value == round(10 ** (math.log10(snapped) + 0.01))

@@ -58,6 +58,7 @@ CHROMIUM = os.environ.get("OPENCLOSED_CHROMIUM") or shutil.which("chromium") or 
 RUN_ALL_TIMEOUT_S = float(os.environ.get("OPENCLOSED_BROWSER_TIMEOUT_S", 900))  # one notebook's Run All on the 1-CPU pod
 PLOTLY_FIRST_RENDER_S = 45
 POD_GB, POD_CPUS = 2.0, 1.0  # a Binder pod
+SCREEN = {"width": 1280, "height": 800}  # a workshop laptop; JupyterLab's file browser stays open beside the notebook
 # What the pod's kernels must not inherit from the test run: the lab decides these itself from the pod.
 NOT_INHERITED = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENCLOSED_MODEL_BUDGET_GB",
                  "OPENCLOSED_MEMORY_LIMIT_GB", "OPENCLOSED_DTYPE", "OPENCLOSED_THREADS", "OPENCLOSED_DEVICE")
@@ -239,6 +240,48 @@ def shoot(page, name: str, target=None) -> Path:
     return path
 
 
+LAYOUT_PROBLEMS_JS = """(panel) => {
+    const problems = [], readouts = [];
+    const box = panel.getBoundingClientRect();
+    const right = Math.min(box.right, window.innerWidth) + 1;
+    for (const slider of panel.querySelectorAll('.widget-slider')) {
+        const readout = slider.querySelector('.widget-readout');
+        const handle = slider.querySelector('.noUi-handle');
+        const label = (slider.querySelector('.widget-label') || {}).textContent || '?';
+        if (!readout || readout.offsetParent === null || !handle) continue;  // no readout shown (a log slider)
+        const text = readout.textContent.trim();
+        const value = parseFloat(handle.getAttribute('aria-valuenow'));
+        readouts.push({label, text, value});
+        if (Math.abs(parseFloat(text.replace(/,/g, '')) - value) > 1e-9 * Math.max(1, Math.abs(value)))
+            problems.push(`slider ${label}: the readout shows "${text}" for the value ${value}`);
+        if (readout.scrollWidth > readout.clientWidth + 1)
+            problems.push(`slider ${label}: the readout "${text}" is cut off (${readout.scrollWidth} px in ${readout.clientWidth})`);
+    }
+    for (const el of panel.querySelectorAll('input, textarea, select, button, .widget-readout')) {
+        if (el.offsetParent === null || el.closest('.js-plotly-plot')) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.right > right)
+            problems.push(`${el.tagName.toLowerCase()} "${(el.value || el.textContent || '').slice(0, 30)}" ` +
+                          `reaches ${Math.round(r.right)} px, past the panel's edge at ${Math.round(right)} px`);
+    }
+    for (const label of panel.querySelectorAll('.widget-label, .widget-html-content b')) {
+        if (label.offsetParent === null) continue;
+        if (label.scrollWidth > label.clientWidth + 1 && !label.title && !label.closest('[title]'))
+            problems.push(`"${label.textContent.slice(0, 40)}" is cut off with no full text on hover`);
+    }
+    return {problems, readouts};
+}"""
+
+
+def check_layout(panel) -> list[dict]:
+    """On the 1280 x 800 screen with the file browser open: every slider's readout shows its whole value and
+    equals it, no control reaches past the panel's right edge, no label is cut without its full text on hover.
+    Returns the readouts seen (label, text, value)."""
+    found = panel.evaluate(LAYOUT_PROBLEMS_JS)
+    assert not found["problems"], found["problems"]
+    return found["readouts"]
+
+
 def open_panel(page, snippet: str, choose: list[str]):
     """The panel shown by the code cell containing ``snippet``, scrolled into view, with ``choose`` picked
     in its model list (each must be offered)."""
@@ -266,6 +309,7 @@ def use_sentiment_panel(page, stem: str) -> None:
     assert "I absolutely love this lab!" in body and "The worst, most terrible day ever." in body
     assert body.count("positive") >= 1 and body.count("negative") >= 1, body
     assert not re.search(r"\d\.\d+e-\d\d", panel.inner_text())  # readable numbers
+    check_layout(panel)
     shoot(page, f"{stem}-panel", panel)
 
 
@@ -296,6 +340,9 @@ def stop_chat_while_streaming(page, stem: str) -> None:
     assert partial, f"no partial text kept: {text!r} (streamed before Stop: {streamed!r})"
     assert "▌" not in text and "waiting…" not in text, text
     assert panel.locator("button", has_text=re.compile(r"^\s*Run\s*$")).first.is_enabled()
+    readouts = {r["label"]: r for r in check_layout(panel)}
+    assert readouts["max_tokens"]["text"] == "96" and readouts["max_tokens"]["value"] == 96, readouts  # set in the cell
+    assert {"temperature", "top_p", "max_tokens"} <= set(readouts), readouts
     shoot(page, f"{stem}-chat-stopped", panel)
 
 
@@ -309,9 +356,14 @@ def vote_in_arena(page, stem: str) -> None:
     panel.scroll_into_view_if_needed()
     assert panel.locator(".js-plotly-plot").count() == 0  # no leaderboard before the first vote
     panel.locator("textarea").first.fill("Name one reason to learn to cook.")
+    started = time.perf_counter()
     panel.locator("button", has_text="New round").first.click()
+    stop = panel.locator("button", has_text="Stop").first
+    expect(stop).to_be_enabled(timeout=30_000)  # the round runs in a thread: Stop is live while both stream
     vote_a = panel.locator("button", has_text="A is better").first
     expect(vote_a).to_be_enabled(timeout=300_000)  # enabled once both answers are in and neither failed
+    print(f"arena: New round to both answers complete in {time.perf_counter() - started:.1f} s (browser)")
+    expect(stop).to_be_disabled(timeout=30_000)
     panel.locator("text=/which answer is better\\?/").first.wait_for(timeout=30_000)
     texts = [t for t in panel.locator(".widget-html-content").all_inner_texts()
              if re.match(r"^[AB]\n", t.strip() + "\n")]  # the two sides: "A" or "B", then the answer
@@ -333,10 +385,16 @@ def vote_in_arena(page, stem: str) -> None:
     plot = panel.locator(".js-plotly-plot").first
     plot.wait_for(timeout=PLOTLY_FIRST_RENDER_S * 1000)
     board = panel.inner_text()
-    assert re.search(r"Leaderboard from \d+ votes", board), board[-2000:]
-    for name in names:  # both contestants are on the board
-        assert plot.locator("text", has_text=name).count() or name in plot.inner_text(), (name, board[-2000:])
+    assert re.search(r"Leaderboard from \d+ votes?", board), board[-2000:]
+    for name in names:  # both contestants are on the board (names shortened on the axis, whole on hover)
+        short = name if len(name) <= 28 else name[:27]
+        assert plot.locator("text", has_text=short).count() or short in plot.inner_text(), (name, board[-2000:])
+    # one vote settles nothing: the board still draws its interval bars, and says so
+    assert plot.locator("g.errorbar path").count() >= 2, plot.inner_html()[:2000]
+    assert "needs more votes" in plot.inner_text() or plot.locator("text", has_text="needs more votes").count()
+    check_layout(panel)
     shoot(page, f"{stem}-arena-vote", panel)
+    shoot(page, f"{stem}-arena-board", plot)  # the leaderboard on its own (the panel is taller than the screen)
 
 
 def make_image_grid(page, stem: str) -> None:
@@ -357,7 +415,35 @@ def make_image_grid(page, stem: str) -> None:
         assert p in body, body
     assert body.count("mini-sd") >= len(prompts) + 1, body  # column header + one caption per image
     assert len(re.findall(r"\d+\.\d\d s · \$", body)) == len(prompts), body  # each caption: time and cost
+    assert not re.search(r"\d\.?\d*e-\d\d", body), body  # costs read like money, not "$2.2e-05"
+    check_layout(panel)
     shoot(page, f"{stem}-image-grid", panel)
+
+
+def use_break_even_panel(page, stem: str) -> None:
+    """Type a volume, pick the GPU instance: the volume is kept exactly, the chart's volume label is drawn (not at
+    0x0) after every redraw, the throughput says whose it is, and every readout shows its whole value."""
+    cell = code_cell(page, "oc.BreakEvenPanel(")
+    panel = cell.locator(".jp-OutputArea-output .widget-vbox").first
+    panel.scroll_into_view_if_needed()
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=PLOTLY_FIRST_RENDER_S * 1000)
+    for volume, shown in (("30000000", "30M"), ("2500", "2.5k")):
+        box = panel.locator(".widget-inline-hbox", has_text="requests per month").locator("input").first
+        box.fill(volume)
+        box.press("Enter")
+        panel.locator(".widget-html-content", has_text=f"{shown} / month").first.wait_for(timeout=60_000)
+        assert box.input_value() == volume  # kept exactly, not snapped to the slider
+        label = panel.locator(".js-plotly-plot .gtitle", has_text=f"{shown}/month: closed").first
+        label.wait_for(timeout=60_000)  # visible: drawn with a size, after this redraw
+        size = label.evaluate("t => { const b = t.getBBox(); return [b.width, b.height]; }")
+        assert size[0] > 20 and size[1] > 5, f"the volume label is drawn at {size}"
+    options = panel.locator("select").first.locator("option").all_inner_texts()
+    gpu = next(o for o in options if "nvidia" in o.lower())  # ("no GPU" is in the CPU names)
+    panel.locator("select").first.select_option(label=gpu)
+    panel.locator("text=/measured on .* not on/").first.wait_for(timeout=60_000)  # whose tokens/s it is
+    check_layout(panel)
+    shoot(page, f"{stem}-break-even", panel)
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # Ctrl+S goes to the notebook, not the list
 
 
 # Panel interactions per notebook (its stem -> functions taking (page, stem)), run after Run All.
@@ -367,6 +453,7 @@ PANEL_ACTIONS: dict[str, list[Callable]] = {
     "02_text_generation": [stop_chat_while_streaming],
     "02b_inside_chat_models": [vote_in_arena],
     "03_image_generation": [make_image_grid],
+    "05_cost_privacy_transparency": [use_break_even_panel],
 }
 
 
@@ -375,6 +462,10 @@ def _open_notebook(page, lab: Lab, name: str) -> None:
     page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
     # the kernel is ready when the status bar says so (the toolbar indicator reads idle too early)
     page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\(ipykernel\) \| Idle")).first.wait_for(timeout=120_000)
+    browser_panel = page.locator("#filebrowser")
+    if not browser_panel.is_visible():  # the panels are laid out for the screen with the file browser open
+        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='filebrowser']").first.click()
+    browser_panel.wait_for(state="visible", timeout=30_000)
 
 
 def _run_all(page) -> None:
@@ -444,7 +535,7 @@ def test_notebook_runs_all_in_the_browser_and_its_panels_work(path, lab, browser
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     # a cell whose source is hidden (exercise solutions) shows a placeholder instead of its input prompt
     n_shown = sum(not c.metadata.get("jupyter", {}).get("source_hidden") for c in code)
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context = browser.new_context(viewport=SCREEN)
     page = context.new_page()
     page.on("console", lambda msg: lab.console.append(msg.text))
     if lab.pod:

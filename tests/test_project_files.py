@@ -168,8 +168,48 @@ def test_notebook_has_hidden_solutions_and_a_summary_computed_from_the_run(path)
     assert solutions, f"{path.name}: exercises need solution cells tagged 'solution'"
     assert all(c.metadata.get("jupyter", {}).get("source_hidden") for c in solutions), \
         f"{path.name}: hide solution cells (metadata jupyter.source_hidden)"
+    assert all(c.metadata.get("jupyter", {}).get("outputs_hidden") for c in solutions), \
+        f"{path.name}: hide solution outputs too (metadata jupyter.outputs_hidden): after Run All they give the answer away"
     heads = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
              and re.search(r"(?im)^#+ .*(summary|what you (have )?(seen|learned|saw))", c.source)]
     assert heads, f"{path.name}: end with a summary section"
     after = [c for c in cells[heads[-1]:] if c.cell_type == "code" and c.source.strip()]
     assert after, f"{path.name}: the summary's numbers must come from the run (a code cell in the summary section)"
+
+
+def test_stripping_a_notebook_keeps_its_solutions_hidden(tmp_path):
+    """``nbstripout`` (how notebooks are committed) keeps the metadata that hides a solution and its output."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    path = tmp_path / "x.ipynb"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(42)", metadata={"jupyter": {"source_hidden": True, "outputs_hidden": True},
+                                                            "tags": ["solution"]})
+    cell.outputs = [nbformat.v4.new_output("stream", text="42\n")]
+    cell.execution_count = 1
+    nb.cells = [cell]
+    nbformat.write(nb, path)
+    exe = Path(sys.executable).with_name("nbstripout")
+    subprocess.run([str(exe), str(path)], check=True)
+    stripped = nbformat.read(path, as_version=4).cells[0]
+    assert not stripped.outputs and stripped.metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_each_notebook_says_first_to_shut_down_the_previous_kernel(path):
+    first = _cells(path)[0]
+    assert re.search(r"(?i)shut down .*kernel", first.source), \
+        f"{path.name}: say in the first cell to shut down the previous notebook's kernel (two can pass 2 GB)"
+
+
+def test_the_guides_measured_tables_are_written_from_the_results_files():
+    """The numbers in the instructor's guide come from benchmarks/results/ (render_guide.py), never typed."""
+    import runpy
+
+    render = runpy.run_path(str(ROOT / "benchmarks" / "render_guide.py"))["render"]
+    guide = (ROOT / "docs" / "instructor.md").read_text(encoding="utf-8")
+    assert "<!-- measured:serving -->" in guide and "<!-- measured:notebook-times -->" in guide
+    assert render(guide) == guide, "run: python benchmarks/render_guide.py (or make guide)"

@@ -135,3 +135,32 @@ def test_oc_serve_registers_a_served_copy_and_reuses_the_running_server():
     assert not served.server.alive and "stopped" in repr(served)
     with pytest.raises(oc.OpenClosedError, match="not an open chat model"):
         oc.serve("vader")
+
+
+def test_a_server_for_the_room_answers_concurrent_requests_in_one_batch(pinned_server, tiny_lm_dir, tmp_path):
+    """``concurrent=4``: continuous batching with a key/value cache for 4 requests; 4 requests sent at once are
+    all answered, through the batching path, with the same greedy answers as the plain server's."""
+    room = Server(tiny_lm_dir, log_dir=tmp_path, concurrent=4)
+    assert room.batching_args() == ["--continuous-batching", "--cb-block-size", "32", "--cb-num-blocks", "128"]
+    assert Server(tiny_lm_dir).batching_args() == []
+    room.start()
+    try:
+        room.wait_ready()
+        prompts = [f"Say something about {w}." for w in ("rain", "cats", "bread", "owls")]
+        answers = {}
+        for name, srv in (("tiny-room", room), ("tiny-plain", pinned_server)):
+            _register(name, "text-generation", srv, tiny_lm_dir)
+            run = oc.compare("text-generation", [name], prompts, max_tokens=8, temperature=0.0, cache="off",
+                             progress=False)  # the API backend sends the 4 requests at once
+            assert all(r.ok for r in run.results), [str(r.error) for r in run.results]
+            answers[name] = [r.output for r in run.results]
+        assert room.log().count("CB: True") >= len(prompts)  # every request went through the batching manager
+        assert answers["tiny-room"] == answers["tiny-plain"]
+    finally:
+        room.stop()
+
+
+def test_concurrent_must_be_a_number_of_requests():
+    for bad in (0, -2, 2.5, True, "16"):
+        with pytest.raises(oc.OpenClosedError, match="concurrent="):
+            oc.serve("smollm2-135m", concurrent=bad, progress=False)

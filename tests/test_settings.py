@@ -100,3 +100,36 @@ def test_memory_bandwidth_counts_bytes_read_and_written_over_the_fastest_copy(mo
     monkeypatch.undo()
     real = memory_bandwidth_gbs(mb=8, repeats=2)
     assert 0.1 < real < 10_000   # a measured figure, in GB/s rather than bytes/s
+
+
+def test_setup_warns_when_other_kernels_would_push_this_one_over_the_limit(monkeypatch):
+    """A real process that looks like another notebook's kernel (ipykernel on its command line) holding 300 MB:
+    under a 1.5 GB limit a notebook's peak would not fit beside it, so setup warns and names it; with room, no
+    warning."""
+    import subprocess
+    import sys
+    import time as _time
+    import warnings as _warnings
+
+    from openclosed.core.machine import GB, crowding_warning, other_kernels
+
+    hog = subprocess.Popen([sys.executable, "-c", "import sys, time; b = bytearray(300 * 2**20); b[::4096] = "
+                            "b'x' * len(b[::4096]); print('ready', flush=True); time.sleep(60)",
+                            "-m", "ipykernel_launcher", "-f", "kernel-fake.json"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert hog.stdout.readline().strip() == "ready"
+        _time.sleep(0.2)
+        mine = [k for k in other_kernels() if k["pid"] == hog.pid]
+        assert mine and mine[0]["rss"] > 280 * 2**20
+        assert hog.pid not in [k["pid"] for k in other_kernels(me=hog.pid)]
+        monkeypatch.setenv("OPENCLOSED_MEMORY_LIMIT_GB", "1.5")
+        with _warnings.catch_warnings(record=True) as caught:
+            _warnings.simplefilter("always")
+            oc.setup(profile="offline", verbose=False)
+        text = " ".join(str(w.message) for w in caught)
+        assert f"pid {hog.pid}" in text and "Shut down" in text and "1,536 MB limit" in text
+        assert crowding_warning(8 * GB, mine) is None  # room for a notebook's peak beside it
+        assert crowding_warning(8 * GB, []) is None
+    finally:
+        hog.kill()
+        hog.wait()

@@ -160,6 +160,43 @@ def memory_limit() -> tuple[int, str]:
     return total, "machine RAM"
 
 
+# What one notebook's kernel may need at its peak on a 2 GB pod (the browser pass measures every notebook:
+# tests write tests/artifacts/browser/pod-memory.json; notebooks 01 and 02 peaked near 1.4 GB).
+KERNEL_PEAK_GB = 1.4
+
+
+def other_kernels(me: int | None = None) -> list[dict]:
+    """Other Jupyter kernels of this user on this machine (or pod): ``pid``, resident memory ``rss`` in bytes and
+    ``started`` (epoch seconds), largest first. ``me``: the process to leave out (default: this one)."""
+    import psutil
+
+    me = os.getpid() if me is None else me
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "uids", "memory_info", "create_time"]):
+        info = proc.info
+        if info["pid"] == me or not info["cmdline"] or not info["memory_info"]:
+            continue
+        if uid is not None and info["uids"] is not None and info["uids"].real != uid:
+            continue
+        if any("ipykernel" in part for part in info["cmdline"]):
+            found.append({"pid": info["pid"], "rss": int(info["memory_info"].rss), "started": info["create_time"]})
+    return sorted(found, key=lambda k: -k["rss"])
+
+
+def crowding_warning(limit: int, others: list[dict], need: float = KERNEL_PEAK_GB * GB) -> str | None:
+    """A warning when ``others`` (see :func:`other_kernels`) hold so much of ``limit`` bytes that this kernel's
+    ``need`` at its peak would not fit beside them; None when it fits."""
+    held = sum(k["rss"] for k in others)
+    if not others or held + need <= limit:
+        return None
+    listed = ", ".join(f"pid {k['pid']} ({k['rss'] / 2**20:,.0f} MB)" for k in others[:5])
+    return (f"{len(others)} other notebook kernel{'s' if len(others) != 1 else ''} hold{'s' if len(others) == 1 else ''} "
+            f"{held / 2**20:,.0f} MB of this machine's {limit / 2**20:,.0f} MB limit ({listed}); a notebook here can "
+            f"need {need / 2**20:,.0f} MB at its peak, so the kernel may be restarted for lack of memory. Shut down "
+            "the other notebooks' kernels first (Kernel > Shut Down All Kernels, or the Running tab on the left).")
+
+
 def gpu_memory() -> int | None:
     """Total memory of CUDA device 0 in bytes, or None without CUDA."""
     try:

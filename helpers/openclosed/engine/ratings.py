@@ -26,7 +26,13 @@ are fitted by maximising the likelihood of the votes, with
 Intervals: the votes are resampled with replacement ``rounds`` times (a
 seeded multinomial over the distinct (pair, outcome) rows, as FastChat
 does) and refitted; the 2.5th and 97.5th percentiles of each contestant's
-rating are its 95% interval.
+rating are its 95% interval. With few votes the bootstrap cannot see the
+uncertainty (one vote resampled is always that vote: a zero-width
+"interval"), so each interval is widened, where needed, to cover the
+normal approximation from the curvature of the fitted likelihood (the
+inverse Hessian, prior included): few votes, wide bars, never none. A
+contestant with fewer than :data:`ENOUGH_VOTES` votes is marked "needs
+more votes" (``enough`` is False in the table).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ SCALE = 400.0
 BASE = 10.0
 CENTER = 1000.0
 ALPHA = math.log(BASE)
+ENOUGH_VOTES = 10  # fewer votes than this for a contestant: its rating "needs more votes"
+Z95 = 1.959963984540054
 
 
 class RatingsInputError(BadInputError):
@@ -136,6 +144,32 @@ def _fit(pairs: np.ndarray, outcome: np.ndarray, weight: np.ndarray, n: int, reg
                    options={"maxiter": 500, "gtol": 1e-8})
     theta = res.x
     return theta - theta.mean()
+
+
+def _curvature_se(theta, pairs, outcome, weight, n: int, reg: float, anchor_index: int | None):
+    """Standard errors (natural units) of each rating from the inverse Hessian of the penalised negative
+    log-likelihood at ``theta``: relative to the mean, or to the anchor's rating."""
+    import numpy as np
+    from scipy.special import expit
+
+    h = np.zeros((n, n))
+    if len(pairs):
+        p = expit(ALPHA * (theta[pairs[:, 0]] - theta[pairs[:, 1]]))
+        c = weight * ALPHA**2 * p * (1 - p)
+        for (i, j), v in zip(pairs, c, strict=True):
+            h[i, i] += v
+            h[j, j] += v
+            h[i, j] -= v
+            h[j, i] -= v
+    centre = np.eye(n) - 1.0 / n
+    h += reg * centre
+    cov = np.linalg.pinv(h, hermitian=True)
+    if anchor_index is None:
+        cov = centre @ cov @ centre
+        return np.sqrt(np.clip(np.diag(cov), 0, None))
+    k = anchor_index
+    var = np.diag(cov) + cov[k, k] - 2 * cov[:, k]
+    return np.sqrt(np.clip(var, 0, None))
 
 
 def _anchored(theta: np.ndarray, names: list[str], anchor: str | None, anchor_rating: float) -> np.ndarray:
@@ -254,6 +288,11 @@ def bradley_terry(votes, *, rounds: int = 200, seed: int = 0, both_bad: str = "t
     else:
         samples = np.zeros((0, n))
         lower = upper = np.full(n, np.nan)
+    if total:  # never narrower than the curvature's normal approximation (see the module docstring)
+        se = SCALE * _curvature_se(theta, pairs, outcome, weight, n, reg,
+                                   names.index(anchor) if anchor is not None else None)
+        lower = np.fmin(lower, rating - Z95 * se)
+        upper = np.fmax(upper, rating + Z95 * se)
     rates, games = win_rate_matrix(votes, both_bad=both_bad)
     counts = {name: {"votes": 0, "wins": 0, "losses": 0, "ties": 0, "both bad": 0} for name in names}
     for a, b, w in zip(votes["model_a"], votes["model_b"], votes["winner"], strict=True):
@@ -272,7 +311,8 @@ def bradley_terry(votes, *, rounds: int = 200, seed: int = 0, both_bad: str = "t
             counts[a]["both bad"] += 1
             counts[b]["both bad"] += 1
     table = pd.DataFrame([{"contestant": name, "rating": rating[k], "lower": lower[k], "upper": upper[k],
-                           **counts[name]} for k, name in enumerate(names)])
+                           **counts[name], "enough": counts[name]["votes"] >= ENOUGH_VOTES}
+                          for k, name in enumerate(names)])
     table = table.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
     # rank as Chatbot Arena shows it: 1 + the number of contestants whose lower bound beats this upper bound
     table.insert(0, "rank", [1 + int((table["lower"] > u).sum()) for u in table["upper"]])
@@ -281,9 +321,9 @@ def bradley_terry(votes, *, rounds: int = 200, seed: int = 0, both_bad: str = "t
     if both_bad == "drop" and (votes["winner"] == "both bad").any():
         notes.append(f"{int((votes['winner'] == 'both bad').sum())} 'both bad' votes left out of the fit "
                      "(still counted in the 'both bad' column)")
-    lone = [name for name in names if counts[name]["votes"] < 5]
+    lone = [name for name in names if counts[name]["votes"] < ENOUGH_VOTES]
     if lone:
-        notes.append(f"fewer than 5 votes for {', '.join(lone)}: their intervals are very wide")
+        notes.append(f"needs more votes: fewer than {ENOUGH_VOTES} for {', '.join(lone)} (their intervals are wide)")
     return Ratings(table, rates, games, pd.DataFrame(samples, columns=names), len(votes), rounds, seed, both_bad,
                    reg, anchor, sim, notes)
 
@@ -326,5 +366,5 @@ def simulate_votes(strengths: dict[str, float], n: int, *, tie_rate: float = 0.1
     return pd.DataFrame(rows)
 
 
-__all__ = ["OUTCOMES", "Ratings", "RatingsInputError", "bradley_terry", "simulate_votes", "win_probability",
+__all__ = ["ENOUGH_VOTES", "OUTCOMES", "Ratings", "RatingsInputError", "bradley_terry", "simulate_votes", "win_probability",
            "win_rate_matrix"]

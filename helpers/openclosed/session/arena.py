@@ -11,14 +11,19 @@ leaderboard is a Bradley-Terry fit with bootstrap intervals
 
 A contestant is a model *with its settings* (temperature, system prompt):
 offline there is one chat model, so the contestants are that model at
-different settings, and their names say so. Answers come from
-:func:`openclosed.compare`, so they are measured, cached and attributed
-exactly like every other answer.
+different settings, and their names say so. Both answers are written at
+once (:mod:`openclosed.session.arena_pair`): one open model at two settings
+answers both sides in one batched generate; other pairs run through
+:func:`openclosed.compare`, one thread per side. Each answer is measured and
+attributed like every other answer. An answer cut by the token limit is
+shown up to its last full sentence, or says it was cut (:meth:`Round.shown`).
 """
 
 from __future__ import annotations
 
 import random
+import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +35,8 @@ from ..core.errors import BadInputError, BadParameterError
 from ..engine.results import Result
 from ..engine.votes import VOTE_FIELDS, append_vote, default_voter, merge_votes, safe_name, vote_record
 from ..tasks.text_generation import TASK
+from .arena_pair import answer_pair
 from .availability import available_models
-from .compare import compare
 from .setup import get_settings
 
 TASK_NAME = "text-generation"
@@ -93,6 +98,31 @@ def arena_contestants(profile: str | None = None) -> list[Contestant]:
             for label, params in SETTINGS_VARIANTS]
 
 
+SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)(?=\s|$)")
+
+
+def whole_sentences(text: str) -> str:
+    """``text`` up to the end of its last complete sentence ("" when no sentence ends in it)."""
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    return text[:ends[-1]] if ends else ""
+
+
+def shown_answer(r: Result) -> tuple[str, str]:
+    """(text to show, note): an answer that hit the token limit is trimmed to its last full sentence
+    ("… cut at N tokens: the unfinished sentence is not shown"); with no full sentence it is shown whole and
+    said to be cut. Answers that ended on their own are shown as they are."""
+    text = str(r.output or "")
+    if r.finish_reason != "length":
+        return text, ""
+    n = r.output_tokens
+    whole = whole_sentences(text)
+    if whole and whole.strip() != text.strip():
+        return whole, f"cut at the {n}-token limit: the unfinished last sentence is not shown"
+    if whole:
+        return text, ""
+    return text + " …", f"cut at the {n}-token limit in its first sentence"
+
+
 @dataclass
 class Round:
     """One arena round: the prompt and two anonymous answers (A on the left,
@@ -111,6 +141,12 @@ class Round:
     @property
     def ok(self) -> bool:
         return self.answer_a.ok and self.answer_b.ok
+
+    def shown(self, side: str) -> tuple[str, str]:
+        """(the text shown for ``side`` "A"/"B", a note or ""): an answer cut by the token limit ends at its
+        last full sentence, or says it was cut (what the voter read is what the vote file keeps)."""
+        r = self.answer_a if side == "A" else self.answer_b
+        return shown_answer(r)
 
     def reveal(self) -> dict[str, Any]:
         """Who was A and who was B, with who really answered (only after the vote)."""
@@ -170,22 +206,17 @@ class Arena:
         a, b = self.rng.sample(self.contestants, 2)
         return a, b
 
-    def _answer(self, c: Contestant, prompt: str, seed: int, on_partial=None) -> Result:
-        params = {"max_tokens": self.max_tokens, "seed": seed, **c.params}
-        run = compare(TASK_NAME, [c.model], [prompt], progress=False, on_partial=on_partial, **params)
-        return run.result(c.model, 0)
-
-    def new_round(self, prompt: str, *, on_partial=None) -> Round:
-        """Draw a pair and sides, and get both answers (``on_partial(side, text)`` streams them)."""
+    def new_round(self, prompt: str, *, on_partial=None, cancel: threading.Event | None = None) -> Round:
+        """Draw a pair and sides, and get both answers at once (:func:`~openclosed.session.arena_pair.answer_pair`:
+        one batched generate for one open model at two settings, otherwise a thread per side).
+        ``on_partial(side, text)`` streams both; ``cancel`` (a ``threading.Event``) stops both."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise BadInputError("the prompt is empty", "type a question or task for the two models")
         a, b = self.draw_pair()
         seed = self.rng.randrange(2**31)
-        answers = []
-        for side, c in (("A", a), ("B", b)):
-            cb = (lambda _m, _i, text, side=side: on_partial(side, text)) if on_partial else None
-            answers.append(self._answer(c, prompt, seed, cb))
-        rnd = Round(len(self.rounds) + 1, prompt, a, b, answers[0], answers[1], seed)
+        answer_a, answer_b = answer_pair(a, b, prompt, seed=seed, max_tokens=self.max_tokens, on_partial=on_partial,
+                                         cancel=cancel)
+        rnd = Round(len(self.rounds) + 1, prompt, a, b, answer_a, answer_b, seed)
         self.rounds.append(rnd)
         return rnd
 
@@ -208,7 +239,7 @@ class Arena:
         rec = vote_record(
             id=uuid.uuid4().hex, voter=self.voter, prompt=rnd.prompt, model_a=rnd.contestant_a.name,
             model_b=rnd.contestant_b.name, winner=winner, settings_a=rnd.contestant_a.record(),
-            settings_b=rnd.contestant_b.record(), answer_a=rnd.answer_a.output, answer_b=rnd.answer_b.output,
+            settings_b=rnd.contestant_b.record(), answer_a=rnd.shown("A")[0], answer_b=rnd.shown("B")[0],
             answered_by_a=rnd.answer_a.answered_by, answered_by_b=rnd.answer_b.answered_by, arena_seed=self.seed,
             round=rnd.number, simulated=False)
         rnd.winner = winner

@@ -12,6 +12,16 @@ vLLM, TGI or Ollama server would be. Nothing listens beyond loopback.
 A second call for the same model returns the server that is already running
 (reruns are cheap); servers stop with :meth:`ServedModel.stop`, at the end of
 a ``with`` block, or when the kernel exits.
+
+One model for a room: plain ``transformers serve`` answers one request at a
+time (eight sent at once wait in a queue). ``oc.serve(model, concurrent=N)``
+starts it with continuous batching (``--continuous-batching``: requests
+join and leave one running batch, each step decodes a token for all of
+them) and a key/value cache sized for ``N`` requests of
+:data:`TOKENS_PER_REQUEST` tokens; ``benchmarks/bench_serving.py`` measures
+both. ``transformers serve`` checks no key, so it stays on loopback; a
+server for a whole class is vLLM (``--api-key``), TGI or Ollama on a GPU box
+(``docs/instructor.md``).
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ STARTUP_TIMEOUT_S = 180.0
 # A `transformers serve` process before its model is loaded: Python, torch, transformers and the web stack
 # (measured: 340 MB anonymous memory on a CPU).
 SERVER_RUNTIME_GB = 0.35
+TOKENS_PER_REQUEST = 1024  # prompt + answer one concurrent request may hold in the key/value cache
+CB_BLOCK_TOKENS = 32  # tokens per key/value cache block (transformers' paged cache)
 
 _running: dict[str, ServedModel] = {}
 _lock = threading.Lock()
@@ -96,11 +108,19 @@ class Server:
     dtype: str = "auto"  # "auto" = the dtype of the weights on disk (bfloat16 for SmolLM2: slow on most CPUs)
     port: int = field(default_factory=free_port)
     log_dir: Path | None = None
+    concurrent: int = 1  # > 1: continuous batching with a key/value cache for this many requests
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def batching_args(self) -> list[str]:
+        """``transformers serve`` options for :attr:`concurrent` requests at once (none for one at a time)."""
+        if self.concurrent <= 1:
+            return []
+        blocks = -(-self.concurrent * TOKENS_PER_REQUEST // CB_BLOCK_TOKENS)
+        return ["--continuous-batching", "--cb-block-size", str(CB_BLOCK_TOKENS), "--cb-num-blocks", str(blocks)]
 
     def start(self) -> Server:
         log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="oc-serve-"))
@@ -121,7 +141,7 @@ class Server:
         else:
             cmd = serve_command() + ([str(self.folder)] if self.folder else []) + [
                 "--host", "127.0.0.1", "--port", str(self.port), "--device", self.device, "--dtype", self.dtype,
-                "--log-level", "warning"]
+                "--log-level", "warning"] + self.batching_args()
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         return self
@@ -240,7 +260,8 @@ ENGINES = ("transformers", "llama.cpp")
 
 
 def serve(model: str, *, task: str | None = None, name: str | None = None, dtype: str | None = None,
-          timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = True, engine: str = "transformers") -> ServedModel:
+          timeout_s: float = STARTUP_TIMEOUT_S, progress: bool = True, engine: str = "transformers",
+          concurrent: int = 1) -> ServedModel:
     """Serve catalog model ``model`` (an open chat model on this machine)
     behind an OpenAI-compatible endpoint on 127.0.0.1 and register it as
     ``name`` (default ``"<model>-served"``) for ``task`` (default: the tasks
@@ -249,9 +270,19 @@ def serve(model: str, *, task: str | None = None, name: str | None = None, dtype
     serve``) or ``"llama.cpp"`` (llama.cpp's server on a GGUF model, e.g.
     ``oc.serve("smollm2-135m-q4_1", engine="llama.cpp")``; it sends no token
     usage in streams, so its output tokens are the lab's count of streamed
-    chunks, and the results say so). Introduced in ``02_text_generation.ipynb``."""
+    chunks, and the results say so). ``concurrent=N`` (N > 1, transformers
+    only) serves up to N requests at once in one continuously batched
+    generation (a room sharing one model); the default answers one request at
+    a time. Introduced in ``02_text_generation.ipynb``."""
     if engine not in ENGINES:
         raise OpenClosedError(f"unknown engine {engine!r}", f"use one of {', '.join(map(repr, ENGINES))}")
+    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or not 1 <= concurrent <= 256:
+        raise OpenClosedError(f"concurrent={concurrent!r} is not a number of requests from 1 to 256",
+                              "e.g. oc.serve('smollm2-135m', concurrent=16) for a class of 16 sharing one model")
+    if engine == "llama.cpp" and concurrent > 1:
+        raise OpenClosedError("llama-cpp-python's server answers one request at a time (concurrent must be 1)",
+                              "for a room, serve the transformers model with concurrent=N, or run llama.cpp's own "
+                              "llama-server with --parallel N and oc.register(..., base_url=...)")
     spec = get_model(model)
     if engine == "llama.cpp":
         return _serve_gguf(spec, task, name, timeout_s, progress)
@@ -263,7 +294,8 @@ def serve(model: str, *, task: str | None = None, name: str | None = None, dtype
     settings = get_settings()
     with _lock:
         current = _running.get(model)
-    if current is not None and current.server.alive and (name is None or name == current.name):
+    if (current is not None and current.server.alive and (name is None or name == current.name)
+            and current.server.concurrent == concurrent):
         return current
     files = model_files(spec, settings)
     if not Path(files.where).is_dir():
@@ -273,7 +305,7 @@ def serve(model: str, *, task: str | None = None, name: str | None = None, dtype
     dtype, note = server_dtype(spec, settings, dtype)
     if note:
         print(f"[oc.serve] {model}: {note}")
-    server = Server(Path(files.where), device=device, dtype=dtype).start()
+    server = Server(Path(files.where), device=device, dtype=dtype, concurrent=concurrent).start()
     atexit.register(server.stop)
     server.wait_ready(timeout_s, progress=progress)
     label = "random-weight stand-in" if (files.stand_in or files.random_weights or spec.random_weights) else "weights"
@@ -281,7 +313,9 @@ def serve(model: str, *, task: str | None = None, name: str | None = None, dtype
     register(name, tasks=tasks, base_url=server.base_url, model=str(files.where), license=spec.license,
              random_weights=bool(files.stand_in or files.random_weights or spec.random_weights),
              params_m=spec.params_m, notes=f"{model}'s {label} served by `transformers serve` on this machine "
-                                           f"(loopback only) in {dtype}" + (f"; {note}" if note else ""),
+                                           f"(loopback only) in {dtype}"
+                                           + (f", up to {concurrent} requests batched together" if concurrent > 1 else "")
+                                           + (f"; {note}" if note else ""),
              replace_existing=True)
     return _keep(ServedModel(name, model, server))
 

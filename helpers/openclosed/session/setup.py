@@ -44,11 +44,27 @@ def setup(profile: str | None = None, *, verbose: bool = True, **options: Any) -
         model_cache().set_budget(s.model_budget_gb)
         netguard.set_enabled(s.local_only)
     soon = retiring_defaults(s)
+    crowded = crowded_by_other_kernels()
     if verbose:
-        print(s.report() + "".join(f"\n  retiring  : {line}" for line in soon))
+        print(s.report() + "".join(f"\n  retiring  : {line}" for line in soon)
+              + (f"\n  memory    : ⚠ {crowded}" if crowded else ""))
     for line in soon:
         warnings.warn(f"a default model {line}", FutureWarning, stacklevel=2)
+    if crowded:
+        warnings.warn(crowded, UserWarning, stacklevel=2)
     return s
+
+
+def crowded_by_other_kernels() -> str | None:
+    """A warning when other notebook kernels on this pod (or machine) hold enough memory to push this kernel over
+    the memory limit (the container's, else the machine's RAM); None when there is room or nothing can be read."""
+    from ..core.machine import crowding_warning, memory_limit, other_kernels
+
+    try:
+        limit, _source = memory_limit()
+        return crowding_warning(limit, other_kernels())
+    except Exception:  # never stop setup over a process listing (e.g. a restricted /proc)
+        return None
 
 
 def retiring_defaults(s: Settings) -> list[str]:

@@ -10,19 +10,28 @@ here. (Used in ``02b_inside_chat_models.ipynb``.)
 Usable from code too (tests, scripts)::
 
     panel.prompt.value = "Explain rainbows"
-    panel.new_round()                # the same as pressing New round
+    panel.new_round()                # a round on the calling thread (blocks until both answers are in)
+    panel.start()                    # what New round does: the round in a background thread
+    panel.stop()                     # what Stop does: both answers end now, the text so far kept
     panel.vote("A")                  # the same as pressing "A is better"
+
+New round runs the round in a background thread (as the chat panel's Run
+does), so the kernel keeps answering other cells and the Stop click arrives
+while both answers stream; from that thread the panel only sets widget
+values, a few times a second.
 """
 
 from __future__ import annotations
 
 import html
+import threading
+import time
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..core.errors import OpenClosedError
-from ..engine.ratings import bradley_terry
+from ..engine.ratings import ENOUGH_VOTES, bradley_terry
 from ..session.arena import Arena
 from .plots import figure_output
 from .throttle import Throttle
@@ -38,6 +47,7 @@ def leaderboard_plot(ratings, title: str | None = None):
     import plotly.graph_objects as go
 
     t = ratings.table
+    enough = t["enough"] if "enough" in t.columns else t["votes"] >= ENOUGH_VOTES
     fig = go.Figure(go.Scatter(
         x=t["contestant"], y=t["rating"], mode="markers",
         error_y={"type": "data", "symmetric": False, "array": (t["upper"] - t["rating"]).tolist(),
@@ -49,14 +59,26 @@ def leaderboard_plot(ratings, title: str | None = None):
                        " %{customdata[5]} ties, %{customdata[6]} both bad<extra></extra>")))
     label = "SIMULATED votes" if ratings.simulated else "votes"
     fig.update_layout(
-        title=title or (f"Leaderboard from {ratings.votes:,} {label}: Bradley–Terry rating, 95% bootstrap interval"
+        title=title or (f"Leaderboard from {ratings.votes:,} {label if ratings.votes != 1 else label[:-1]}: "
+                        "Bradley–Terry rating, 95% interval (bootstrap, never narrower than the likelihood allows)"
                         f"<br><sup>{ratings.rounds} rounds, seed {ratings.seed}; 400 points = 10:1 odds; "
-                        "overlapping bars: the order between them is not settled</sup>"),
+                        "overlapping bars: the order between them is not settled"
+                        + (f"; under {ENOUGH_VOTES} votes: needs more votes" if not enough.all() else "") + "</sup>"),
         yaxis_title="rating (mean 1000)" if ratings.anchor is None else f"rating ({ratings.anchor} fixed)",
         template="plotly_white", height=420, margin={"t": 90})
+    fig.update_xaxes(tickvals=list(t["contestant"]), ticktext=[
+        short_name(c) + ("" if ok else "<br><i>needs more votes</i>") for c, ok in zip(t["contestant"], enough, strict=True)])
     fig.add_hline(y=1000 if ratings.anchor is None else float(ratings.table.set_index("contestant").loc[ratings.anchor, "rating"]),
                   line_dash="dot", line_color="#999")
     return fig
+
+
+SHORT_NAME = 28  # characters of a contestant's name on an axis (the whole name is in the hover)
+
+
+def short_name(name: str, width: int = SHORT_NAME) -> str:
+    """``name`` cut to ``width`` characters with "…" (axes and headings; the full name goes in the hover)."""
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def winrate_plot(ratings, title: str | None = None):
@@ -76,32 +98,42 @@ def winrate_plot(ratings, title: str | None = None):
     fig.update_layout(title=title or f"Win rate of the row against the column ({ratings.votes:,} {label}; ties as half)",
                       xaxis_title="against", yaxis_title="contestant", yaxis_autorange="reversed",
                       template="plotly_white", height=380 + 20 * len(order))
+    short = [short_name(c) for c in order]
+    fig.update_xaxes(tickvals=order, ticktext=short)
+    fig.update_yaxes(tickvals=order, ticktext=short)
     return fig
 
 
 class ArenaPanel(widgets.VBox):
     """Type a prompt and press **New round**: two anonymous answers, A (left)
-    and B (right), stream in. Vote; only then are the contestants revealed.
-    The leaderboard below updates after every vote (from every vote file in
-    the arena's votes folder).
+    and B (right), stream in side by side; **Stop** ends both. Vote; only
+    then are the contestants revealed. The leaderboard below updates after
+    every vote (from every vote file in the arena's votes folder).
 
     ``arena``: an :class:`~openclosed.session.arena.Arena` (default: a new
     one; keyword arguments such as ``voter=``, ``seed=``, ``votes_dir=`` are
     passed to it). Attributes for code: ``prompt``, ``round_button``,
-    ``vote_buttons`` (winner -> Button), ``side_a``/``side_b`` (HTML),
+    ``stop_button``, ``vote_buttons`` (winner -> Button), ``side_a``/``side_b`` (HTML),
     ``reveal``, ``status``, ``board`` (an Output with the plots), ``arena``,
-    ``ratings`` (the last leaderboard)."""
+    ``ratings`` (the last leaderboard), ``thread`` (the running round, to join)."""
 
     def __init__(self, arena: Arena | None = None, *, prompt: str = "Explain in two sentences why the sky is blue.",
                  **arena_kwargs: Any) -> None:
         self.arena = arena if arena is not None else Arena(**arena_kwargs)
-        self.prompt = widgets.Textarea(value=prompt, description="prompt", layout=widgets.Layout(width="620px", height="70px"))
+        layout = widgets.Layout
+        self.prompt = widgets.Textarea(value=prompt, description="prompt",
+                                       layout=layout(width="620px", max_width="100%", height="70px"))
         self.round_button = widgets.Button(description="New round", button_style="primary", icon="random",
                                            tooltip="draw two anonymous contestants and get both answers")
-        self.vote_buttons = {w: widgets.Button(description=label, disabled=True) for w, label in VOTE_BUTTONS}
-        box = {"width": "48%", "border": "1px solid #ccc", "padding": "6px", "min_height": "120px"}
-        self.side_a = widgets.HTML("<i>A</i>", layout=widgets.Layout(**box))
-        self.side_b = widgets.HTML("<i>B</i>", layout=widgets.Layout(**box))
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
+                                          tooltip="end both answers now (this round cannot be voted on)")
+        self.vote_buttons = {w: widgets.Button(description=label, disabled=True, layout=layout(width="auto"))
+                             for w, label in VOTE_BUTTONS}
+        # two columns side by side while there is room for 300 px each; one above the other on a narrow screen
+        box = {"flex": "1 1 300px", "min_width": "0", "border": "1px solid #ccc", "padding": "6px",
+               "margin": "2px", "min_height": "120px"}
+        self.side_a = widgets.HTML("<i>A</i>", layout=layout(**box))
+        self.side_b = widgets.HTML("<i>B</i>", layout=layout(**box))
         self.reveal = widgets.HTML("")
         self.status = widgets.HTML(f"<span style='color:#555'>{len(self.arena.contestants)} contestants: "
                                    + ", ".join(html.escape(c.name) for c in self.arena.contestants)
@@ -109,12 +141,19 @@ class ArenaPanel(widgets.VBox):
                                       if self.arena.save else ". Votes are kept in memory only.") + "</span>")
         self.board = widgets.Output()
         self.ratings = None
+        self.thread: threading.Thread | None = None
+        self.round_s: float | None = None  # seconds from New round to both answers complete (last round)
+        self._cancel = threading.Event()
         self._redraw = Throttle(_STREAM_EVERY_S)
-        self.round_button.on_click(lambda _b: self.new_round())
+        self.round_button.on_click(lambda _b: self.start())
+        self.stop_button.on_click(lambda _b: self.stop())
         for w, b in self.vote_buttons.items():
             b.on_click(lambda _b, w=w: self.vote(w))
-        super().__init__([self.prompt, self.round_button, widgets.HBox([self.side_a, self.side_b]),
-                          widgets.HBox(list(self.vote_buttons.values())), self.reveal, self.status, self.board])
+        wrap = layout(flex_flow="row wrap")
+        super().__init__([self.prompt, widgets.HBox([self.round_button, self.stop_button], layout=wrap),
+                          widgets.HBox([self.side_a, self.side_b], layout=wrap),
+                          widgets.HBox(list(self.vote_buttons.values()), layout=wrap), self.reveal, self.status,
+                          self.board])
 
     # ------------------------------------------------------------ actions
     def _set_status(self, text: str, error: bool = False) -> None:
@@ -126,28 +165,56 @@ class ArenaPanel(widgets.VBox):
         target = self.side_a if side == "A" else self.side_b
         target.value = _answer_html(side, text + "▌")
 
+    def start(self) -> threading.Thread:
+        """Play a round in a background thread (what New round does): the kernel stays free and Stop works."""
+        if self.thread is not None and self.thread.is_alive():
+            return self.thread
+        self.thread = threading.Thread(target=self._round_quietly, daemon=True, name="oc-arena-round")
+        self.thread.start()
+        return self.thread
+
+    def stop(self) -> None:
+        """End both answers now (what Stop does); the round is then not votable."""
+        self._cancel.set()
+        self._set_status("Stopping…")
+
+    def _round_quietly(self) -> None:
+        try:
+            self.new_round()
+        except Exception as exc:  # never lost: shown in the status line
+            self._set_status(f"{type(exc).__name__}: {exc}", error=True)
+            self.round_button.disabled, self.stop_button.disabled = False, True
+
     def new_round(self):
-        """Draw a pair, get both answers, enable the vote buttons; returns the Round (None if it could not start)."""
+        """Draw a pair, get both answers (streaming side by side), enable the vote buttons; returns the
+        Round (None if it could not start). Runs on the calling thread; New round calls it in a thread."""
         for b in self.vote_buttons.values():
             b.disabled = True
-        self.round_button.disabled = True
+        self._cancel = threading.Event()
+        self.round_button.disabled, self.stop_button.disabled = True, False
         self.reveal.value = ""
         self.side_a.value, self.side_b.value = _answer_html("A", "…"), _answer_html("B", "…")
         self._redraw.reset()
-        self._set_status("Both answers are being written…")
+        self._set_status("Both answers are being written (the first round also loads the model)…")
+        started = time.perf_counter()
         try:
-            rnd = self.arena.new_round(self.prompt.value, on_partial=self._on_partial)
+            rnd = self.arena.new_round(self.prompt.value, on_partial=self._on_partial, cancel=self._cancel)
         except OpenClosedError as exc:
             self._set_status(f"{type(exc).__name__}: {exc.message} — what to do: {exc.hint}", error=True)
             return None
         finally:
-            self.round_button.disabled = False
-        self.side_a.value = _answer_html("A", rnd.answer_a.output or "", rnd.answer_a.error)
-        self.side_b.value = _answer_html("B", rnd.answer_b.output or "", rnd.answer_b.error)
+            self.round_button.disabled, self.stop_button.disabled = False, True
+        self.round_s = time.perf_counter() - started
+        for side, target, r in (("A", self.side_a, rnd.answer_a), ("B", self.side_b, rnd.answer_b)):
+            text, note = rnd.shown(side)
+            target.value = _answer_html(side, text, r.error, note)
         if rnd.ok:
             for b in self.vote_buttons.values():
                 b.disabled = False
-            self._set_status(f"Round {rnd.number}: which answer is better? (who wrote them is shown after you vote)")
+            self._set_status(f"Round {rnd.number} ({self.round_s:.1f} s): which answer is better? "
+                             "(who wrote them is shown after you vote)")
+        elif self._cancel.is_set():
+            self._set_status("Stopped: this round cannot be voted on. Press New round for another.", error=True)
         else:
             self._set_status("A side failed, so this round cannot be voted on: press New round", error=True)
         return rnd
@@ -165,6 +232,8 @@ class ArenaPanel(widgets.VBox):
         self.reveal.value = _reveal_html(rnd.reveal(), winner)
         self._set_status(f"Vote {self.arena.n_votes} saved" + (f" to {self.arena.votes_file}" if self.arena.save else "")
                          + ". Type another prompt or press New round.")
+        if self.arena.save:  # on Binder there is no shared disk: each student hands in this file
+            self.status.value += " " + votes_download_html(self.arena.votes_file)
         self.update_board()
         return rec
 
@@ -180,9 +249,24 @@ class ArenaPanel(widgets.VBox):
         self.board.outputs = tuple(figure_output(f) for f in figures)
 
 
-def _answer_html(side: str, text: str, error=None) -> str:
+def votes_download_html(path) -> str:
+    """A link that downloads the votes file ``path`` from the browser (the file inside the link, so it works on a
+    Binder pod too): students hand it in, the instructor puts every file in one folder and calls
+    ``oc.merge_votes(folder)``."""
+    import base64
+    from pathlib import Path
+
+    path = Path(path)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<a download='{html.escape(path.name)}' href='data:application/x-ndjson;base64,{data}' "
+            f"style='color:#1a5fb4' title='hand this file to your instructor'>⬇ download my votes "
+            f"({html.escape(path.name)})</a>")
+
+
+def _answer_html(side: str, text: str, error=None, note: str = "") -> str:
     err = (f"<div style='color:#a40000'>{html.escape(str(error))}</div>") if error else ""
-    return f"<b>{side}</b><div style='white-space:pre-wrap'>{html.escape(text)}</div>{err}"
+    cut = f"<div style='color:#a15c00;font-size:12px'>✂ {html.escape(note)}</div>" if note else ""
+    return f"<b>{side}</b><div style='white-space:pre-wrap'>{html.escape(text)}</div>{cut}{err}"
 
 
 def _reveal_html(reveal: dict[str, Any], winner: str) -> str:
@@ -198,4 +282,4 @@ def _reveal_html(reveal: dict[str, Any], winner: str) -> str:
     return "".join(parts)
 
 
-__all__ = ["ArenaPanel", "leaderboard_plot", "winrate_plot"]
+__all__ = ["ArenaPanel", "leaderboard_plot", "votes_download_html", "winrate_plot"]

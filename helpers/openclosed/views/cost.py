@@ -7,6 +7,7 @@ only draw what :mod:`openclosed.engine.breakeven` and
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING
 
 from ..core.formatting import plural
@@ -24,6 +25,19 @@ LEFT_OUT = ("Left out: idle hours and peak headroom beyond the utilisation you s
 def _money(v: float) -> str:
     """"$66,829" (whole dollars from $100), "$12.34", "$0.0123"."""
     return f"${v:,.0f}" if v >= 100 else f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+
+
+def no_tex(text: str) -> str:
+    """``text`` for a plotly label: each "$" as the entity ``&#36;`` (two "$" in one label would be read as LaTeX
+    math and, with MathJax loaded in JupyterLab, not drawn)."""
+    return text.replace("$", "&#36;")
+
+
+def _three_figures(v: float) -> float:
+    """A measured throughput to three significant figures (a box showing 7.965662604250273 tokens/s claims a
+    precision no measurement here has)."""
+    v = float(v)
+    return v if v <= 0 else round(v, 2 - math.floor(math.log10(v)))
 
 
 def _volume(v: float) -> str:
@@ -54,14 +68,21 @@ def breakeven(be: BreakEven, *, volume: float | None = None, title: str = "", ma
     else:
         fig.add_annotation(x=0.02, y=0.98, xref="paper", yref="paper", xanchor="left", showarrow=False,
                            text="no break-even: a fully busy instance costs more than its requests through the API")
+    label = ""
     if volume:
+        # the volume's label is the title's second line, and names the dotted line (legend and hover). Its two
+        # dollar amounts are written &#36;: plotly reads text between two "$" as LaTeX and, once JupyterLab has
+        # loaded MathJax (after the first draw), drew it at 0x0 — the label that vanished on every redraw
         at = be.at(volume)
-        fig.add_vline(x=volume, line_dash="dot", line_color="gray")
-        fig.add_annotation(x=volume, y=1.0, yref="paper", showarrow=False, yanchor="bottom",
-                           text=f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
-                                f"self-hosted {_money(at['self-hosted $/month'])}")
-    fig.update_layout(title=title or "Monthly cost: closed API vs self-hosting", xaxis_title="requests per month",
-                      yaxis_title="$ per month", height=420, margin={"t": 70, "b": 90},
+        label = no_tex(f"{_volume(volume)}/month: closed {_money(at['closed $/month'])}, "
+                       f"self-hosted {_money(at['self-hosted $/month'])}")
+        top = max(float(df["closed $/month"].max()), float(df["self-hosted $/month"].max()))
+        fig.add_trace(go.Scatter(x=[volume, volume], y=[0, top], mode="lines", name=label,
+                                 line={"color": "gray", "dash": "dot"},
+                                 hovertemplate=label + "<extra>your volume</extra>", meta="volume"))
+    heading = title or "Monthly cost: closed API vs self-hosting"
+    fig.update_layout(title=heading + (f"<br><sup>{label}</sup>" if label else ""), xaxis_title="requests per month",
+                      yaxis_title="$ per month", height=420, margin={"t": 90, "b": 90},
                       legend={"orientation": "h", "y": -0.25})
     fig.add_annotation(x=0, y=-0.38, xref="paper", yref="paper", showarrow=False, xanchor="left",
                        font={"size": 10}, text="Left out: idle time, engineering, storage, egress, batching at scale")
@@ -135,8 +156,8 @@ class BreakEvenPanel:
         self.measured_on = measured_on
         # instance key -> (throughput, where it came from)
         self._speeds: dict[str, tuple[float, str]] = {
-            measured_on: (float(tokens_per_s if tokens_per_s is not None else items_per_s), "measured")}
-        self._speeds.update({k: (float(v), "given") for k, v in (throughputs or {}).items()})
+            measured_on: (_three_figures(tokens_per_s if tokens_per_s is not None else items_per_s), "measured")}
+        self._speeds.update({k: (_three_figures(v), "given") for k, v in (throughputs or {}).items()})
         self._syncing = False
         self.title = title
         # $ per million tokens, read at 10k tokens: a million-token prompt would hit a long-context price tier
@@ -162,8 +183,8 @@ class BreakEvenPanel:
                                             description=f"{closed_model} $/M output", style=style, layout=lay)
         self.instance = w.Dropdown(options=[(i.label(), k) for k, i in INSTANCES.items()], value=instance,
                                    description="instance", style=style, tooltip=INSTANCES[instance].label(),
-                                   layout=w.Layout(width="100%", max_width="900px"))
-        speed = self._speeds.get(instance, self._speeds[measured_on])[0]
+                                   layout=w.Layout(width="98%", max_width="900px"))  # 100% and its margins overflowed
+        speed = _three_figures(self._speeds.get(instance, self._speeds[measured_on])[0])
         self.speed = w.BoundedFloatText(value=speed, min=1e-6, max=1e9, description=f"{self.unit} on this instance",
                                         style=style, layout=lay)
         self.speed_note = w.HTML()
@@ -212,8 +233,14 @@ class BreakEvenPanel:
         self.redraw()
 
     def _on_slider(self, change) -> None:
-        if not self._syncing:
-            self.volume.value = round(change["new"])
+        if self._syncing:
+            return
+        new, typed = float(change["new"]), self.volume.value
+        # after a typed volume moved it, the browser sends back the slider's position snapped to its step: that
+        # echo is not a new volume (it turned a typed 30,000,000 into 30,199,517); a real move is a step or more
+        if typed > 0 and new > 0 and abs(math.log10(new) - math.log10(typed)) < self.volume_slider.step / 2 + 1e-9:
+            return
+        self.volume.value = round(new)
 
     def _on_volume(self, change) -> None:
         self.volume_label.value = _volume(change["new"]) + " / month"

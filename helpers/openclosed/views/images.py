@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import OpenClosedError
+from ..core.formatting import money
 from ..session.availability import usable_models
 from ..session.images import GridRuns, run_grid
 from ..session.setup import get_settings
@@ -66,9 +67,10 @@ class Strip:
 
 
 def _money(usd: float | None) -> str:
+    """A caption's cost as people read it ("$0.000022", never "$2.2e-05")."""
     if usd is None:
         return "$ n/a"
-    return f"${usd:.2g}" if usd < 0.01 else f"${usd:.3f}"
+    return money(usd)
 
 
 def _known(value: Any) -> bool:
@@ -157,7 +159,8 @@ class ImagePanel:
         options += [m for m in chosen if m not in options]
         self.folder, self.params = Path(folder), params
         self.models_select = widgets.SelectMultiple(options=options, value=tuple(chosen), description="models")
-        self.text = widgets.Textarea(value=prompts, description="prompts", layout=widgets.Layout(width="420px"))
+        self.text = widgets.Textarea(value=prompts, description="prompts",
+                                     layout=widgets.Layout(width="420px", max_width="100%"))
         self.seeds = widgets.Text(value="0", description="seeds", placeholder="0, 1, 2")
         self.button = widgets.Button(description="Draw", button_style="primary")
         self.cancel = widgets.Button(description="Cancel")
@@ -165,7 +168,9 @@ class ImagePanel:
         self.grid_html = widgets.HTML()
         self.button.on_click(lambda _b: self._in_thread())
         self.cancel.on_click(lambda _b: self.request_cancel())
-        self.widget = widgets.VBox([widgets.HBox([self.models_select, self.text]), self.seeds,
+        # the controls wrap onto a second line on a narrow screen (1280 px with the file browser open)
+        self.widget = widgets.VBox([widgets.HBox([self.models_select, self.text],
+                                                 layout=widgets.Layout(flex_flow="row wrap")), self.seeds,
                                     widgets.HBox([self.button, self.cancel]), self.status, self.grid_html])
         self.last: ImageGrid | None = None
         self._thread: threading.Thread | None = None

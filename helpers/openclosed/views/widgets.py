@@ -59,7 +59,8 @@ class ComparePanel(widgets.VBox):
             options=options, value=[m for m in chosen if m in options], description="models",
             rows=min(8, max(3, len(options))), layout=widgets.Layout(width="320px"))
         self.text = widgets.Textarea(value=EXAMPLES[task] if text is None else text, placeholder=HELP[task],
-                                     description="input", layout=widgets.Layout(width="560px", height="90px"))
+                                     description="input",
+                                     layout=widgets.Layout(width="560px", max_width="100%", height="90px"))
         self.button = widgets.Button(description="Run", button_style="primary", icon="play",
                                      tooltip=f"run the ticked models on the input ({HELP[task]})")
         self.status = widgets.HTML(value=f"<i>{html.escape(task)}: tick models, type ({HELP[task]}), press Run</i>")
@@ -73,7 +74,10 @@ class ComparePanel(widgets.VBox):
         self.html = ""
         self._redraw = Throttle(_STREAM_EVERY_S)
         self.button.on_click(lambda _: self.run())
-        super().__init__([widgets.HBox([self.models_select, widgets.VBox([self.text, self.button])]),
+        # the controls wrap onto a second line on a narrow screen (1280 px with the file browser open)
+        super().__init__([widgets.HBox([self.models_select, widgets.VBox([self.text, self.button],
+                                                                         layout=widgets.Layout(max_width="100%"))],
+                                       layout=widgets.Layout(flex_flow="row wrap")),
                           self.not_here, self.status, self.stream_box, self.output])
 
     # ------------------------------------------------------------ running
