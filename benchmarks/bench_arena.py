@@ -9,7 +9,9 @@ While the new round streams, the calling thread keeps working (what a
 notebook cell run meanwhile would do): a tiny job every 0.1 s, and the
 longest wait for one is reported.
 
-Writes ``benchmarks/results/arena.json``.
+Writes ``benchmarks/results/arena.json`` through the shared writer
+(``results_file.write_results``: the measurement under ``"results"``, with
+the commit, machine, dtype, date and this command beside it).
 
     python benchmarks/bench_arena.py [--rounds 2] [--tokens 48]
 """
@@ -17,15 +19,13 @@ Writes ``benchmarks/results/arena.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from bench_serving import commit, machine  # the same record of where a number was measured (this script's folder)
+from results_file import commit, write_results  # benchmarks/ is the script's own folder
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -78,6 +78,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "arena.json")
     args = ap.parse_args()
+    drawn_by = commit()  # the code that measures, before anything else can change
+    load_at_start = list(os.getloadavg())
 
     import openclosed as oc
 
@@ -104,14 +106,11 @@ def main() -> None:
     med = {k: statistics.median(x[k] for x in rows) for k in ("before_s", "after_s", "calling_thread_worst_wait_s")}
     print(f"median: New round to both answers complete {med['before_s']:.1f} s before, {med['after_s']:.1f} s after "
           f"({med['before_s'] / med['after_s']:.2f}x); {pair[0].name} vs {pair[1].name}, {args.tokens} tokens each")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    write_results(args.out.stem, {
         "what": "arena round, New round to both answers complete: sequential oc.compare (before) vs ArenaPanel "
                 "(thread, one batched generate)", "pair": [c.name for c in pair], "max_tokens": args.tokens,
-        "dtype": settings.dtype, "rows": rows, "median": med, "commit": commit(), "machine": machine(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/bench_arena.py", *sys.argv[1:]])}, indent=2) + "\n")
-    print(f"wrote {args.out}")
+        "rows": rows, "median": med, "load_average_at_start": load_at_start,
+    }, dtype=settings.dtype, at_commit=drawn_by, folder=args.out.parent)
 
 
 if __name__ == "__main__":

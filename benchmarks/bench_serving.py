@@ -15,8 +15,10 @@ time to first token (from the wave's start) and the wave's generated tokens
 counted, one token each) over its wall time. One request to each server before
 timing loads its model (not counted).
 
-Prints the table and writes ``benchmarks/results/serving.json`` (commit,
-machine, dtype, date, the command) - the file the instructor's guide reads.
+Prints the table and writes ``benchmarks/results/serving.json`` through the
+shared writer (``results_file.write_results``: the measurement under
+``"results"``, with the commit, machine, dtype, date and this command beside
+it) - the file the instructor's guide reads.
 
     python benchmarks/bench_serving.py [--rounds 2] [--tokens 32] [--levels 1 4 8 16]
 """
@@ -24,16 +26,12 @@ machine, dtype, date, the command) - the file the instructor's guide reads.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -91,29 +89,6 @@ def wave(base_url: str, model: str, n: int, max_tokens: int) -> dict:
     return {"ttft_s": [x for x in ttft if x is not None], "tokens": sum(tokens), "wall_s": wall, "errors": errors}
 
 
-def machine() -> dict:
-    from openclosed.core.machine import cpu_has_native_bf16, cpu_quota
-
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cpus_usable": cpu_quota(), "cpu_count": os.cpu_count(), "native_bf16": cpu_has_native_bf16(),
-            "platform": platform.platform(), "load_average_at_start": os.getloadavg()}
-
-
-def commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head.stdout.strip() + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=2)
@@ -121,6 +96,10 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8, 16])
     ap.add_argument("--out", type=Path, default=HERE / "results" / "serving.json")
     args = ap.parse_args()
+    from results_file import commit, write_results  # benchmarks/ is the script's own folder
+
+    drawn_by = commit()  # the code that measures, before anything else can change
+    load_at_start = list(os.getloadavg())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped benchmark still stops its servers
 
     import openclosed as oc
@@ -180,17 +159,13 @@ def main() -> None:
         batched = next(r for r in rows if r["server"] == "concurrent" and r["concurrent_requests"] == n)
         print(f"  {n:2d} at once: batched / plain tokens/s = {batched['total_tokens_per_s'] / plain['total_tokens_per_s']:.2f}x, "
               f"TTFT p95 {plain['ttft_p95_s']:.2f} s -> {batched['ttft_p95_s']:.2f} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    write_results(args.out.stem, {
         "what": "concurrent streaming requests to one served model: plain transformers serve (one at a time) vs "
                 f"oc.serve(..., concurrent={peak}) (continuous batching)",
-        "model": "smollm2-135m", "dtype": dtype, "device": settings.device, "max_tokens": args.tokens,
-        "rounds": args.rounds, "levels": args.levels, "rows": rows,
-        "commit": commit(), "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/bench_serving.py", *sys.argv[1:]]),
-        "versions": {m: __import__(m).__version__ for m in ("torch", "transformers", "openai")},
-    }, indent=2, default=str) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+        "model": "smollm2-135m", "device": settings.device, "max_tokens": args.tokens,
+        "rounds": args.rounds, "levels": args.levels, "rows": rows, "load_average_at_start": load_at_start,
+        "versions": {m: __import__(m).__version__ for m in ("transformers", "openai")},  # torch: under machine
+    }, dtype=dtype, at_commit=drawn_by, folder=args.out.parent)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The measured numbers of the instructor's guide, written from the results
 files, never by hand: each table of ``docs/instructor.md`` between
 ``<!-- measured:NAME -->`` and ``<!-- /measured:NAME -->`` is replaced by the
-rendering of its file in ``benchmarks/results/``:
+rendering of its file in ``benchmarks/results/`` (the shared writer's layout:
+the measurement under ``"results"``, where and how it was made beside it):
 
 * ``serving``: ``serving.json`` (``benchmarks/bench_serving.py``): concurrent
   requests to one served model, plain and batched;
@@ -32,19 +33,22 @@ NOTEBOOK_TITLES = {
     "05_cost_privacy_transparency": "05 cost, privacy, transparency"}
 
 
-def _source(data: dict, file: str) -> str:
-    m = data.get("machine", {})
-    load = m.get("load_average_at_start")
+def _source(record: dict, file: str) -> str:
+    """Where the table's numbers come from: the file, its date, commit, machine and the command that wrote it
+    (after the one that measured, where another did: ``results.measured_by``)."""
+    m, result = record["machine"], record["results"]
+    load = result.get("load_average_at_start")
     busy = f", load average {', '.join(f'{x:.1f}' for x in load)} at the start" if load else ""
-    return (f"<sub>From `benchmarks/results/{file}`: {data.get('date') or data.get('measured_at')}, commit "
-            f"`{str(data.get('commit', '?'))[:12]}`, {m.get('cpu', '?')} ({m.get('cpus_usable', '?')} CPUs usable"
-            f"{busy}); `{data.get('command', '?')}`.</sub>")
+    command = " && ".join(filter(None, [result.get("measured_by"), record["command"]]))
+    return (f"<sub>From `benchmarks/results/{file}`: {record['date']}, commit `{record['commit'][:12]}`, "
+            f"{m['cpu']} ({m.get('cores_usable', '?')} CPUs usable{busy}); `{command}`.</sub>")
 
 
-def serving_table(data: dict) -> str:
+def serving_table(record: dict) -> str:
     """Concurrent streaming requests to one served SmolLM2: TTFT p50/p95 and total tokens/s, plain vs batched."""
+    data = record["results"]
     rows = {(r["server"], r["concurrent_requests"]): r for r in data["rows"]}
-    lines = [f"SmolLM2-135M-Instruct behind `transformers serve` ({data['dtype']}, {data['device']}), "
+    lines = [f"SmolLM2-135M-Instruct behind `transformers serve` ({record['dtype']}, {data['device']}), "
              f"{data['max_tokens']} tokens per answer:", "",
              "| requests at once | TTFT p50 plain | TTFT p50 batched | TTFT p95 plain | TTFT p95 batched "
              "| tokens/s plain | tokens/s batched |", "|---:|---:|---:|---:|---:|---:|---:|"]
@@ -54,18 +58,18 @@ def serving_table(data: dict) -> str:
                      f"| {b['ttft_p95_s']:.2f} s | {p['total_tokens_per_s']:.1f} | {b['total_tokens_per_s']:.1f} |")
     errors = sum(r["errors"] for r in data["rows"])
     lines += ["", ("No request failed." if not errors else f"{errors} requests failed (see the file)."), "",
-              _source(data, "serving.json")]
+              _source(record, "serving.json")]
     return "\n".join(lines)
 
 
-def notebook_times_table(data: dict) -> str:
+def notebook_times_table(record: dict) -> str:
     """Each notebook's Run All time and peak memory, measured in the browser pass."""
     lines = ["| notebook | Run All on a 1-CPU pod | peak memory (of 2 GB) |", "|---|---:|---:|"]
-    for stem, row in data["notebooks"].items():
+    for stem, row in record["results"]["notebooks"].items():
         minutes = row["run_all_s"] / 60
         took = f"{row['run_all_s']:.0f} s" if row["run_all_s"] < 90 else f"{minutes:.1f} min"
         lines.append(f"| {NOTEBOOK_TITLES.get(stem, stem)} | {took} | {row['peak_anon_mb']:,} MB |")
-    return "\n".join(lines + ["", _source(data, "notebook_times.json")])
+    return "\n".join(lines + ["", _source(record, "notebook_times.json")])
 
 
 TABLES = {"serving": ("serving.json", serving_table), "notebook-times": ("notebook_times.json", notebook_times_table)}

@@ -46,7 +46,8 @@ def commit() -> str:
 
 
 def machine() -> dict[str, Any]:
-    """The machine in words and numbers: CPU model, usable cores, torch threads, GPU if any."""
+    """The machine in words and numbers: CPU model, usable cores (the cgroup quota counted where the lab is
+    importable), native bfloat16, torch threads, GPU if any, and the load average as the file is written."""
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -55,7 +56,14 @@ def machine() -> dict[str, Any]:
         pass
     out: dict[str, Any] = {"cpu": cpu, "platform": platform.platform(), "python": platform.python_version(),
                            "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                           else os.cpu_count()}
+                           else os.cpu_count(), "cpu_count": os.cpu_count()}
+    try:  # the lab's own reading: the cgroup quota counts too (a 1-CPU pod), and whether bfloat16 is native
+        from openclosed.core.machine import cpu_has_native_bf16, cpu_quota
+
+        out["cores_usable"] = cpu_quota()
+        out["native_bf16"] = cpu_has_native_bf16()
+    except ImportError:
+        pass
     try:
         import torch
 
@@ -71,6 +79,11 @@ def machine() -> dict[str, Any]:
     return out
 
 
+def utc(moment: dt.datetime | None = None) -> str:
+    """``moment`` (default now) as the results files write a date: UTC, to the second, e.g. ``2026-12-06T12:46:11Z``."""
+    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def write_results(name: str, results: dict[str, Any], *, dtype: str, command: str | None = None,
                   at_commit: str | None = None, folder: Path = RESULTS) -> Path:
     """Write ``<folder>/<name>.json`` (default ``benchmarks/results/``) with ``results`` and the provenance fields
@@ -82,7 +95,7 @@ def write_results(name: str, results: dict[str, Any], *, dtype: str, command: st
         shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script.name
         command = " ".join(["python", shlex.quote(str(shown)), *map(shlex.quote, sys.argv[1:])])
     record = {"command": command, "commit": at_commit or commit(), "machine": machine(), "dtype": dtype,
-              "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "results": results}
+              "date": utc(), "results": results}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
