@@ -92,7 +92,7 @@ def _caption(row: Any, axis: str) -> str:
         parts.append(f"batch of {int(row['batch'])}: {row['batch_s']:.2f} s")
     elif _known(row["seconds"]):
         parts.append(f"{row['seconds']:.2f} s")
-    parts.append(_money(row["cost_usd"]))
+    parts.append(html.escape(_money(row["cost_usd"])))  # "< $0.000001" is text, not a tag
     return " · ".join(parts)
 
 
