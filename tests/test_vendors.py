@@ -388,3 +388,10 @@ def test_with_no_recording_the_notebook_cell_says_so_in_one_line_and_keyless_clo
     monkeypatch.setenv("OPENCLOSED_RECORDING", "nowhere.jsonl.gz")  # named but missing: an error with the fix
     with pytest.raises(oc.OpenClosedError, match="no cache file"):
         oc.import_recording()
+
+
+def test_a_run_without_api_answers_says_why_its_measured_table_is_empty(capsys):
+    oc.setup("offline", verbose=False)
+    run = oc.compare("sentiment", ["vader"], ["Fine."], progress=False)
+    table = oc.capabilities(run)
+    assert table.empty and "No API model answered in this run (vader)" in capsys.readouterr().out

@@ -18,7 +18,12 @@ def capabilities(models: Comparison | list[str] | None = None) -> Any:
     each endpoint is documented to honour, with sources; or a run (``oc.compare(...)``) for what its API models
     were actually sent and honoured, as measured."""
     if isinstance(models, Comparison):
-        return measured_capabilities(models)
+        measured = measured_capabilities(models)
+        if measured.empty:  # say why the table is empty instead of showing a bare header
+            print(f"No API model answered in this run ({', '.join(models.models)}): nothing was sent to a vendor, "
+                  "so there is nothing measured to show. Add a key or import a recording (oc.import_recording()), "
+                  "or read the documented table: oc.capabilities().")
+        return measured
     return documented(models)
 
 
