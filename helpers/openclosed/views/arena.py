@@ -60,12 +60,13 @@ def leaderboard_plot(ratings, title: str | None = None):
     label = "SIMULATED votes" if ratings.simulated else "votes"
     fig.update_layout(
         title=title or (f"Leaderboard from {ratings.votes:,} {label if ratings.votes != 1 else label[:-1]}: "
-                        "Bradley–Terry rating, 95% interval (bootstrap, never narrower than the likelihood allows)"
-                        f"<br><sup>{ratings.rounds} rounds, seed {ratings.seed}; 400 points = 10:1 odds; "
+                        "Bradley–Terry rating, 95% interval"
+                        f"<br><sup>interval: {ratings.rounds} bootstrap rounds (seed {ratings.seed}), never narrower than "
+                        "the likelihood allows; 400 points = 10:1 odds;<br>"
                         "overlapping bars: the order between them is not settled"
                         + (f"; under {ENOUGH_VOTES} votes: needs more votes" if not enough.all() else "") + "</sup>"),
         yaxis_title="rating (mean 1000)" if ratings.anchor is None else f"rating ({ratings.anchor} fixed)",
-        template="plotly_white", height=420, margin={"t": 90})
+        template="plotly_white", height=440, margin={"t": 110})
     fig.update_xaxes(tickvals=list(t["contestant"]), ticktext=[
         short_name(c) + ("" if ok else "<br><i>needs more votes</i>") for c, ok in zip(t["contestant"], enough, strict=True)])
     fig.add_hline(y=1000 if ratings.anchor is None else float(ratings.table.set_index("contestant").loc[ratings.anchor, "rating"]),
