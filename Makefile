@@ -8,8 +8,8 @@ PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 ASSETS := $(VENV)/.assets-ready
 LLAMACPP := $(VENV)/.llamacpp-tried
-# llama.cpp's Python binding is published as source only: pip compiles it (C++17 compiler + CMake; 4.5 minutes on
-# 2 cores, once: pip keeps the built wheel). GGML_NATIVE=OFF: a binary that runs on any AVX2 CPU, not only this one.
+# llama.cpp's Python binding is published as source only: pip compiles it (C++17 compiler + CMake; minutes, once:
+# pip keeps the built wheel). GGML_NATIVE=OFF: a binary that runs on any AVX2 CPU, not only this one.
 LLAMACPP_VERSION := 0.3.36
 LLAMACPP_PIN := llama-cpp-python==$(LLAMACPP_VERSION)
 export OPENCLOSED_CACHE_DIR ?= $(CURDIR)/.cache/openclosed
